@@ -1,0 +1,22 @@
+"""ExPO: extrapolate -> generate -> reward -> select alpha -> benchmarks -> tables, keyed by (pair, alpha)."""
+
+# config/config.yaml (the paper) unless --configfile is given: a config file on the command line
+# replaces it whole (a recursive merge would keep the paper's pairs in every other config).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+
+
+if "demo" in config:
+
+    include: "workflow/rules/demo.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

@@ -1,0 +1,7 @@
+"""``python -m expo`` runs the CLI."""
+
+import sys
+
+from expo.cli import main
+
+sys.exit(main())

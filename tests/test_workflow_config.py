@@ -1,0 +1,132 @@
+"""Config validation and DAG construction: schema errors are one line naming pair and field; the paper
+config lists an extrapolation job for every (pair, alpha); alpha spellings are canonical."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from expo.errors import ExpoError
+from expo.naming import canonical_alpha, model_id, parse_model_ref
+from expo.workflow_config import sweep_alphas
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(args: list[str], cwd: Path, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def write_config(tmp_path: Path, pairs: dict, **top) -> Path:
+    cfg = {"reward_model": "./rm", "pairs": pairs, **top}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+GOOD = {"sft": "./sft", "aligned": "./aligned", "alpha": 0.3, "size_b": 7}
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ({**GOOD, "alpha": "zero point three"}, "config error at pairs.mine.alpha: 'zero point three' is not of type"),
+        ({**GOOD, "alpha": -0.3}, "config error at pairs.mine.alpha:"),
+        ({k: v for k, v in GOOD.items() if k != "size_b"}, "config error at pairs.mine: 'size_b' is a required"),
+        ({**GOOD, "colour": "red"}, "config error at pairs.mine: Additional properties are not allowed ('colour'"),
+        ({**GOOD, "alpha_grid": [0.1, 0.1]}, "config error at pairs.mine.alpha_grid:"),
+        ({**GOOD, "alpha_grid": [0.5, 0.50000]}, "config error at pairs.mine.alpha_grid:"),
+        ({**GOOD, "sft": "not a model"}, "config error at pairs.mine.sft: model reference 'not a model'"),
+        ({**GOOD, "stop_token_ids": ["eos"]}, "config error at pairs.mine.stop_token_ids.0:"),
+        ({**GOOD, "trust_remote_code": "yes"}, "config error at pairs.mine.trust_remote_code:"),
+    ],
+)
+def test_bad_config_entry_fails_dag_build_with_one_line(tmp_path, entry, expected):
+    cfg = write_config(tmp_path, {"mine": entry})
+    res = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(expected), lines[0]
+
+
+def test_bad_top_level_value_names_field(tmp_path):
+    cfg = write_config(tmp_path, {"mine": GOOD}, alpha_selection="best")
+    res = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    assert res.returncode != 0
+    assert res.stderr.strip().startswith("config error at alpha_selection: 'best' is not one of")
+
+
+def test_paper_config_lists_an_extrapolation_job_for_every_pair_and_alpha(tmp_path):
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    res = snakemake(["-n", "--configfile", str(ROOT / "config" / "config.yaml"), "--quiet", "rules"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = snakemake(["-n", "--configfile", str(ROOT / "config" / "config.yaml")], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    jobs = set(re.findall(r"output: (models/sweep/\S+)", res.stdout))
+    expected = {
+        f"models/sweep/{model_id(pair, alpha)}"
+        for pair, entry in config["pairs"].items()
+        for alpha in (entry.get("alpha_grid") or config["alpha_grid"])
+    }
+    assert jobs >= expected
+    assert len(config["pairs"]) == 18  # 13 open pairs of PAPER.md + 5 controlled zephyr runs
+    # hub models appear as download jobs; nothing is fetched in a dry run
+    assert "download_model" in res.stdout
+    assert not (tmp_path / "resources").exists()
+
+
+def test_published_mode_builds_only_the_published_alpha():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["alpha_selection"] = "published"
+    assert sweep_alphas(config, "zephyr-7b-beta") == ["0.1"]
+    assert sweep_alphas(config, "zephyr_0.05") == ["25.0"]
+    config["alpha_selection"] = "sweep"
+    assert sweep_alphas(config, "zephyr_0.2") == ["1.0", "1.5", "2.0", "2.5", "3.0"]
+
+
+def test_non_canonical_alpha_path_is_rejected(tmp_path):
+    cfg = write_config(tmp_path, {"mine": GOOD})
+    res = snakemake(["models/sweep/mine_alpha0.50", "-n", "--configfile", str(cfg)], cwd=tmp_path)
+    assert res.returncode != 0
+    # the alpha wildcard only matches canonical spellings, so no rule produces this path
+    assert "No rule to produce models/sweep/mine_alpha0.50" in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(
+    "value, expected", [(0.5, "0.5"), ("0.50", "0.5"), (8, "8.0"), ("25", "25.0"), (0, "0.0"), (-0.0, "0.0")]
+)
+def test_canonical_alpha(value, expected):
+    assert canonical_alpha(value) == expected
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", None, True, "-1"])
+def test_bad_alpha_is_an_error(value):
+    with pytest.raises(ExpoError, match="alpha"):
+        canonical_alpha(value)
+
+
+def test_model_refs(tmp_path):
+    hub = parse_model_ref("HuggingFaceH4/zephyr-7b-beta@abc123")
+    assert hub.is_hub and hub.revision == "abc123"
+    assert str(hub.local_dir("resources/models")) == "resources/models/HuggingFaceH4--zephyr-7b-beta--abc123"
+    local = parse_model_ref(str(tmp_path))
+    assert not local.is_hub and local.local_dir() == tmp_path
+    assert not parse_model_ref("./resources/demo/sft").is_hub
+    with pytest.raises(ExpoError, match="neither an existing path nor a hub id"):
+        parse_model_ref("a/b/c")
