@@ -1,0 +1,1 @@
+"""Alpha selection: per-alpha reward statistics over the UltraFeedback sweep, the chosen alpha, and its plot."""
