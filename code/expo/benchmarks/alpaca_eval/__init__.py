@@ -1,0 +1,13 @@
+"""AlpacaEval 2.0 stage: the official alpaca_eval annotator and metrics against a configured judge.
+
+* ``inputs``: load and check model outputs and reference outputs (one-line errors naming file and index);
+* ``judge``: judge settings, per-judge annotator config, OpenAI client config, API key and reachability checks;
+* ``journal``: the per-judge, append-only store of judge completions (a kill or rerun never pays twice);
+* ``length_control``: where ``df_gamed.csv`` comes from (local file or hub), or why LC is unavailable;
+* ``runner``: ``run_alpaca_eval`` ties them together and writes annotations.json + leaderboard.csv atomically.
+"""
+
+from expo.benchmarks.alpaca_eval.judge import JudgeSettings
+from expo.benchmarks.alpaca_eval.runner import AlpacaEvalResult, run_alpaca_eval
+
+__all__ = ["AlpacaEvalResult", "JudgeSettings", "run_alpaca_eval"]

@@ -1,0 +1,84 @@
+"""What the DAG needs from the ``alpaca_eval:`` config section: is the stage on, which files, which CLI flags.
+
+``enabled: auto`` turns the stage on only when a judge is configured: ``base_url`` set, or the API key env var
+(``api_key_env``) present in the environment of the Snakemake process. ``reference`` / ``df_gamed``: ``hub`` =
+a localrule downloads the file into ``resources/alpaca_eval/``; a path = that local file; ``df_gamed: null``
+= no LC win rate (reported as unavailable).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+
+RESOURCE_DIR = "resources/alpaca_eval"
+HUB_PATHS = {
+    "reference": f"{RESOURCE_DIR}/alpaca_eval_gpt4_baseline.json",
+    "df_gamed": f"{RESOURCE_DIR}/df_gamed.csv",
+}
+DEFAULTS = {
+    "enabled": "auto",
+    "judge_model": "gpt-4-1106-preview",
+    "base_url": None,
+    "api_key_env": "OPENAI_API_KEY",
+    "max_failed_fraction": 0.0,
+    "concurrency": 8,
+    "reference": "hub",
+    "df_gamed": "hub",
+    "cache_dir": "resources/alpaca_eval_cache",
+}
+
+
+def settings(config: Mapping) -> dict:
+    return {**DEFAULTS, **(config.get("alpaca_eval") or {})}
+
+
+def stage_status(config: Mapping, environ: Mapping[str, str] | None = None) -> tuple[bool, str]:
+    """(enabled, why): the reason is the one line the DAG prints when the stage is left out."""
+    environ = os.environ if environ is None else environ
+    cfg = settings(config)
+    enabled = cfg["enabled"]
+    if enabled is False or enabled == "false":
+        return False, "AlpacaEval stage left out: alpaca_eval.enabled is false"
+    if cfg["base_url"]:
+        return True, f"AlpacaEval judge {cfg['judge_model']} at {cfg['base_url']}"
+    if environ.get(cfg["api_key_env"]):
+        return True, f"AlpacaEval judge {cfg['judge_model']} (OpenAI, key from ${cfg['api_key_env']})"
+    why = f"no judge configured (alpaca_eval.base_url unset and ${cfg['api_key_env']} not in the environment)"
+    if enabled is True or enabled == "true":
+        return True, f"AlpacaEval stage forced on although {why}: its jobs will fail"
+    return False, f"AlpacaEval stage left out: {why}"
+
+
+def resource_path(config: Mapping, what: str) -> str | None:
+    """Local file of the reference / df_gamed (the hub download location for 'hub'); None = no df_gamed."""
+    value = settings(config)[what]
+    if value is None:
+        return None
+    return HUB_PATHS[what] if value == "hub" else str(value)
+
+
+def alpaca_eval_cli_args(config: Mapping) -> str:
+    """Flags of `expo alpaca-eval` from config (files and names are added by the rule)."""
+    cfg = settings(config)
+    args = [
+        "--judge-model",
+        cfg["judge_model"],
+        "--api-key-env",
+        cfg["api_key_env"],
+        "--max-failed-fraction",
+        str(cfg["max_failed_fraction"]),
+        "--concurrency",
+        str(cfg["concurrency"]),
+        "--cache-dir",
+        cfg["cache_dir"],
+    ]
+    if cfg["base_url"]:
+        args += ["--judge-base-url", cfg["base_url"]]
+    df_gamed = resource_path(config, "df_gamed")
+    args += ["--df-gamed", df_gamed if df_gamed is not None else "none"]
+    limit = ((config.get("prompts") or {}).get("alpaca_eval") or {}).get("limit")
+    if limit:
+        args.append("--allow-prefix")
+    return " ".join(shlex.quote(a) for a in args)

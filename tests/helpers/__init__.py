@@ -1,0 +1,1 @@
+"""Test helpers (loopback servers replaying recorded judge outputs)."""

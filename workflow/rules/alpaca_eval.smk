@@ -1,0 +1,102 @@
+"""AlpacaEval 2.0 (official alpaca_eval, weighted GPT-4-Turbo annotator) for each benchmark model.
+
+Not included by the Snakefile yet: the lead wires it. Include after common.smk and select.smk, and only when
+``alpaca_eval_enabled()`` is true (it prints one line saying why the stage is left out otherwise):
+
+    if alpaca_eval_enabled():
+        targets += alpaca_eval_targets()      # per pair: benchmark_models(pair)
+
+Outputs per model id {pair}_alpha{alpha} (the authors' results_alpaca/ layout):
+    results_alpaca/{pair}_alpha{alpha}.json                   the outputs, generator = model id
+    results_alpaca/{pair}_alpha{alpha}/annotations.json       alpaca_eval annotations
+    results_alpaca/{pair}_alpha{alpha}/leaderboard.csv        win rate, LC (or why not), counts, failures
+The judge journal (resources/alpaca_eval_cache/<judge>/judgments.jsonl) is shared by all jobs of a judge and
+never an output: deleting results never costs a judgment again.
+"""
+
+import os
+import sys
+
+from expo.benchmarks.alpaca_eval.workflow_args import (
+    alpaca_eval_cli_args,
+    resource_path,
+    stage_status,
+)
+
+_ALPACA_EVAL_STATUS = stage_status(config)
+_ALPACA_EVAL_SAID = []
+
+
+def alpaca_eval_enabled():
+    """Whether the AlpacaEval stage joins the DAG; says once, in one line, why not when it does not."""
+    enabled, why = _ALPACA_EVAL_STATUS
+    if not enabled and not _ALPACA_EVAL_SAID:
+        print(why, file=sys.stderr)
+        _ALPACA_EVAL_SAID.append(why)
+    return enabled
+
+
+def alpaca_eval_result_files(model):
+    return [
+        f"results_alpaca/{model}.json",
+        f"results_alpaca/{model}/annotations.json",
+        f"results_alpaca/{model}/leaderboard.csv",
+    ]
+
+
+def alpaca_eval_targets():
+    """Result files of every benchmark model of every pair (needs select.smk's benchmark_models)."""
+    return [
+        f
+        for pair in PAIRS
+        for model in benchmark_models(pair)
+        for f in alpaca_eval_result_files(model)
+    ]
+
+
+def alpaca_eval_df_gamed(wildcards):
+    path = resource_path(config, "df_gamed")
+    return [path] if path else []
+
+
+localrules:
+    fetch_alpaca_eval,
+
+
+rule fetch_alpaca_eval:
+    output:
+        "resources/alpaca_eval/{resource}",
+    log:
+        "logs/fetch_alpaca_eval/{resource}.log",
+    wildcard_constraints:
+        resource="alpaca_eval_gpt4_baseline\\.json|df_gamed\\.csv",
+    conda:
+        "../../envs/alpaca_eval.yaml"
+    params:
+        what=lambda wc: "reference" if wc.resource.endswith(".json") else "df_gamed",
+    shell:
+        "expo fetch-alpaca-eval --what {params.what} --out {output:q} > {log:q} 2>&1"
+
+
+rule alpaca_eval:
+    input:
+        outputs="outputs_alpaca/{pair}_alpha{alpha}.json",
+        reference=resource_path(config, "reference"),
+        df_gamed=alpaca_eval_df_gamed,
+    output:
+        outputs="results_alpaca/{pair}_alpha{alpha}.json",
+        annotations="results_alpaca/{pair}_alpha{alpha}/annotations.json",
+        leaderboard="results_alpaca/{pair}_alpha{alpha}/leaderboard.csv",
+    log:
+        "logs/alpaca_eval/{pair}_alpha{alpha}.log",
+    benchmark:
+        "benchmarks_out/alpaca_eval/{pair}_alpha{alpha}.tsv"
+    conda:
+        "../../envs/alpaca_eval.yaml"
+    params:
+        args=alpaca_eval_cli_args(config),
+        out=lambda wc, output: os.path.dirname(output.leaderboard),
+    shell:
+        "expo alpaca-eval --model-outputs {input.outputs:q} --reference {input.reference:q}"
+        " --name {wildcards.pair}_alpha{wildcards.alpha} --out {params.out:q}"
+        " --outputs-copy {output.outputs:q} {params.args} > {log:q} 2>&1"
