@@ -16,7 +16,18 @@ if "demo" in config:
     include: "workflow/rules/demo.smk"
 
 
+include: "workflow/rules/prompts.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/reward.smk"
+include: "workflow/rules/select.smk"
+include: "workflow/rules/alpaca_eval.smk"
+include: "workflow/rules/mt_bench.smk"
+include: "workflow/rules/lmeval.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/targets.smk"
+
+
 rule all:
     default_target: True
     input:
-        final_targets(),
+        final_targets,

@@ -26,7 +26,9 @@ def _validate_config():
     try:
         validate(config, "../schemas/config.schema.yaml")
     except WorkflowError as exc:
-        cause = exc.__context__  # validate() raises WorkflowError from the jsonschema error
+        cause = (
+            exc.__context__
+        )  # validate() raises WorkflowError from the jsonschema error
         if isinstance(cause, jsonschema.ValidationError):
             sys.exit(schema_error_line(cause))
         sys.exit(f"config error: {str(exc).splitlines()[0]}")
@@ -39,6 +41,8 @@ def _validate_config():
 _validate_config()
 
 PAIRS = list(config["pairs"])
+# The repository (for files shipped with the workflow, wherever the working directory is)
+REPO_DIR = os.path.dirname(os.path.abspath(workflow.main_snakefile))
 MODELS_DIR = config["models_dir"]
 HUB_DOWNLOADS = hub_downloads(config)
 
@@ -97,13 +101,3 @@ def final_model_dir(pair, alpha):
 def sweep_model_ids(pair):
     """Model ids of the sweep of ``pair``: alpha 0 (the aligned model) and every swept alpha."""
     return [model_id(pair, a) for a in ["0.0"] + sweep_alphas(config, pair)]
-
-
-def final_targets():
-    """Everything `snakemake` builds by default (extended by each stage)."""
-    targets = []
-    for pair in PAIRS:
-        targets += [
-            f"models/sweep/{model_id(pair, a)}" for a in sweep_alphas(config, pair)
-        ]
-    return targets

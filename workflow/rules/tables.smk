@@ -31,7 +31,7 @@ def tables_inputs(wildcards):
 rule tables:
     input:
         results=tables_inputs,
-        published="config/published.yaml",
+        published=f"{REPO_DIR}/config/published.yaml",
     output:
         tables=expand(
             "{out}/{name}.{ext}",

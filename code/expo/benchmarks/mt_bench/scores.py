@@ -1,0 +1,68 @@
+"""MT-Bench scores from FastChat single-mode judgment records (show_result.py's averages, made robust).
+
+Per model: turn 1 = mean score of turn-1 judgments, turn 2 = mean of turn-2 judgments, score = mean over
+all judgments pooled (FastChat's "Average"; it equals (turn1 + turn2) / 2 only when no judgment failed).
+Judgments scored -1 are left out (as show_result does); then, unlike show_result, duplicated
+(question, model, turn) rows keep only the last, so appended reruns are not double-counted (the same order
+as ``expo.tables.mt_bench``). ``n_failed`` counts (question, turn) keys of a model with no valid score.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import pandas as pd
+
+from expo.errors import ExpoError
+from expo.io.records import read_jsonl
+
+SCORE_COLUMNS = ["model", "turn1", "turn2", "score", "n_judgments", "n_failed"]
+
+
+def mt_bench_scores(records: Iterable[dict], judge: str | None = None) -> pd.DataFrame:
+    """One row per model (sorted by name): turn1, turn2, score, n_judgments (valid, deduped), n_failed."""
+    rows = []
+    for r in records:
+        if judge is not None and (r.get("judge") or [None])[0] != judge:
+            continue
+        rows.append(
+            {
+                "question_id": r["question_id"],
+                "model": r["model"],
+                "turn": int(r["turn"]),
+                "score": float(r["score"]),
+            }
+        )
+    if not rows:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    df = pd.DataFrame(rows)
+    keys = ["question_id", "model", "turn"]
+    ok_all = df[df["score"] != -1].drop_duplicates(keys, keep="last")
+    out = []
+    for model, group in df.groupby("model", sort=True):
+        ok = ok_all[ok_all["model"] == model]
+        n_keys = len(group.drop_duplicates(keys))
+        out.append(
+            {
+                "model": model,
+                "turn1": ok.loc[ok["turn"] == 1, "score"].mean(),
+                "turn2": ok.loc[ok["turn"] == 2, "score"].mean(),
+                "score": ok["score"].mean(),
+                "n_judgments": len(ok),
+                "n_failed": n_keys - len(ok),
+            }
+        )
+    return pd.DataFrame(out, columns=SCORE_COLUMNS)
+
+
+def read_judgments(paths: Iterable[str | os.PathLike]) -> list[dict]:
+    """Concatenate judgment files (FastChat single-mode JSONL), checking each record's fields."""
+    records: list[dict] = []
+    for path in paths:
+        for i, r in enumerate(read_jsonl(path), 1):
+            missing = [k for k in ("question_id", "model", "turn", "score", "judge") if k not in r]
+            if missing:
+                raise ExpoError(f"{path}: judgment #{i} lacks {', '.join(missing)}")
+            records.append(r)
+    return records

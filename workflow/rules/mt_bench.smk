@@ -1,0 +1,125 @@
+"""MT-Bench (FastChat llm_judge single-answer grading, GPT-4 judge) for each benchmark model.
+
+Not included by the Snakefile yet: the lead wires it. Include after common.smk and select.smk, and only when
+``mt_bench_enabled()`` is true (it prints one line saying why the stage is left out otherwise):
+
+    if mt_bench_enabled():
+        targets += mt_bench_targets()
+
+Files (FastChat's data/mt_bench layout under results_mtbench/mt_bench/):
+    model_answer/{pair}_alpha{alpha}.jsonl                   answers (model's own chat template)
+    model_judgment/<judge>_single/{pair}_alpha{alpha}.jsonl  that model's judgments (+ .journal.jsonl, resume)
+    model_judgment/<judge>_single.jsonl                      all judgments, FastChat's file
+    <judge>_scores.csv                                       turn1, turn2, score per model
+"""
+
+import os
+import sys
+
+from expo.benchmarks.mt_bench.workflow_args import (
+    DATA_FILES,
+    aggregate_files,
+    answer_backend,
+    answer_cli_args,
+    answer_file,
+    fetch_cli_args,
+    judge_cli_args,
+    judgment_file,
+    stage_status as mt_bench_stage_status,
+)
+
+_MT_BENCH_STATUS = mt_bench_stage_status(config)
+_MT_BENCH_SAID = []
+MT_BENCH_ANSWER_ENV = (
+    "../../envs/generate.yaml"
+    if answer_backend(config) == "vllm"
+    else "../../envs/core.yaml"
+)
+
+
+def mt_bench_enabled():
+    """Whether the MT-Bench stage joins the DAG; says once, in one line, why not when it does not."""
+    enabled, why = _MT_BENCH_STATUS
+    if not enabled and not _MT_BENCH_SAID:
+        print(why, file=sys.stderr)
+        _MT_BENCH_SAID.append(why)
+    return enabled
+
+
+def mt_bench_models():
+    return [model for pair in PAIRS for model in benchmark_models(pair)]
+
+
+def mt_bench_targets():
+    return list(aggregate_files(config).values())
+
+
+localrules:
+    fetch_mt_bench,
+
+
+rule fetch_mt_bench:
+    output:
+        **DATA_FILES,
+    log:
+        "logs/mt_bench/fetch.log",
+    conda:
+        "../../envs/mt_bench.yaml"
+    params:
+        args=fetch_cli_args(config),
+        out=lambda wc, output: os.path.dirname(output.questions),
+    shell:
+        "expo fetch-mt-bench --out {params.out:q} {params.args} > {log:q} 2>&1"
+
+
+rule mt_bench_answer:
+    input:
+        model=lambda wc: final_model_dir(wc.pair, wc.alpha),
+        questions=DATA_FILES["questions"],
+    output:
+        answer_file("{pair}_alpha{alpha}"),
+    log:
+        "logs/mt_bench/answer/{pair}_alpha{alpha}.log",
+    benchmark:
+        "benchmarks_out/mt_bench/answer/{pair}_alpha{alpha}.tsv"
+    conda:
+        MT_BENCH_ANSWER_ENV
+    params:
+        args=lambda wc: answer_cli_args(config, wc.pair),
+    shell:
+        "expo mt-bench-answer --model {input.model:q} --questions {input.questions:q} --out {output:q}"
+        " --model-id {wildcards.pair}_alpha{wildcards.alpha} {params.args} > {log:q} 2>&1"
+
+
+rule mt_bench_judge:
+    input:
+        **DATA_FILES,
+        answers=answer_file("{pair}_alpha{alpha}"),
+    output:
+        judgment_file(config, "{pair}_alpha{alpha}"),
+    log:
+        "logs/mt_bench/judge/{pair}_alpha{alpha}.log",
+    benchmark:
+        "benchmarks_out/mt_bench/judge/{pair}_alpha{alpha}.tsv"
+    conda:
+        "../../envs/mt_bench.yaml"
+    params:
+        args=judge_cli_args(config),
+    shell:
+        "expo mt-bench-judge --answers {input.answers:q} --questions {input.questions:q}"
+        " --judge-prompts {input.judge_prompts:q} --reference {input.reference:q} --out {output:q}"
+        " {params.args} > {log:q} 2>&1"
+
+
+rule mt_bench_scores:
+    input:
+        lambda wc: [judgment_file(config, m) for m in mt_bench_models()],
+    output:
+        **aggregate_files(config),
+    log:
+        "logs/mt_bench/scores.log",
+    conda:
+        "../../envs/mt_bench.yaml"
+    shell:
+        "expo mt-bench-score --judgments {input:q} --merged {output.judgments:q} --out {output.scores:q}"
+        " > {log:q} 2>&1"

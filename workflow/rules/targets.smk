@@ -1,0 +1,22 @@
+"""What `snakemake` builds by default: every stage's results for every pair, then the tables."""
+
+
+def benchmark_result_files(model):
+    """Result files of one benchmark model (alpha 0.0 or the chosen alpha) across the enabled stages."""
+    files = [f"outputs_alpaca/{model}.json", f"rewards_alpaca/{model}.jsonl"]
+    if alpaca_eval_enabled():
+        files += alpaca_eval_result_files(model)
+    files += [f for suite in enabled_suites(config) for f in result_files(model, suite)]
+    return files
+
+
+def final_targets(wildcards):
+    """Selections and plots per pair, benchmark results of the chosen models, and the paper tables."""
+    targets = []
+    for pair in PAIRS:
+        targets += [f"selection/{pair}.json", f"selection/{pair}.png"]
+        for model in benchmark_models(pair):
+            targets += benchmark_result_files(model)
+    if mt_bench_enabled():
+        targets += mt_bench_targets()
+    return targets + rules.tables.output
