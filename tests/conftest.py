@@ -19,7 +19,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def shared_data() -> Path:
     """../shared/data; skipped with a reason when absent, a failure when EXPO_REQUIRE_SHARED=1."""
     if not SHARED_DATA.is_dir():
-        msg = f"shared fixture data not found at {SHARED_DATA} (set EXPO_SHARED_DATA or clone beside ../shared)"
+        msg = (
+            f"shared fixture data not found at {SHARED_DATA} (set EXPO_SHARED_DATA or clone beside ../shared)"
+        )
         if os.environ.get("EXPO_REQUIRE_SHARED") == "1":
             pytest.fail(msg)
         pytest.skip(msg)

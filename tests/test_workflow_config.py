@@ -45,10 +45,19 @@ GOOD = {"sft": "./sft", "aligned": "./aligned", "alpha": 0.3, "size_b": 7}
 @pytest.mark.parametrize(
     "entry, expected",
     [
-        ({**GOOD, "alpha": "zero point three"}, "config error at pairs.mine.alpha: 'zero point three' is not of type"),
+        (
+            {**GOOD, "alpha": "zero point three"},
+            "config error at pairs.mine.alpha: 'zero point three' is not of type",
+        ),
         ({**GOOD, "alpha": -0.3}, "config error at pairs.mine.alpha:"),
-        ({k: v for k, v in GOOD.items() if k != "size_b"}, "config error at pairs.mine: 'size_b' is a required"),
-        ({**GOOD, "colour": "red"}, "config error at pairs.mine: Additional properties are not allowed ('colour'"),
+        (
+            {k: v for k, v in GOOD.items() if k != "size_b"},
+            "config error at pairs.mine: 'size_b' is a required",
+        ),
+        (
+            {**GOOD, "colour": "red"},
+            "config error at pairs.mine: Additional properties are not allowed ('colour'",
+        ),
         ({**GOOD, "alpha_grid": [0.1, 0.1]}, "config error at pairs.mine.alpha_grid:"),
         ({**GOOD, "alpha_grid": [0.5, 0.50000]}, "config error at pairs.mine.alpha_grid:"),
         ({**GOOD, "sft": "not a model"}, "config error at pairs.mine.sft: model reference 'not a model'"),
@@ -74,7 +83,9 @@ def test_bad_top_level_value_names_field(tmp_path):
 
 def test_paper_config_lists_an_extrapolation_job_for_every_pair_and_alpha(tmp_path):
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    res = snakemake(["-n", "--configfile", str(ROOT / "config" / "config.yaml"), "--quiet", "rules"], cwd=tmp_path)
+    res = snakemake(
+        ["-n", "--configfile", str(ROOT / "config" / "config.yaml"), "--quiet", "rules"], cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr
     res = snakemake(["-n", "--configfile", str(ROOT / "config" / "config.yaml")], cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -35,7 +35,9 @@ def check_config(config: dict) -> None:
         if len(set(spelled)) != len(spelled):
             raise ExpoError(f"config error at pairs.{pair}.alpha_grid: duplicate alpha values {grid}")
         if entry.get("sft") == entry.get("aligned"):
-            raise ExpoError(f"config error at pairs.{pair}: sft and aligned are the same model {entry['sft']!r}")
+            raise ExpoError(
+                f"config error at pairs.{pair}: sft and aligned are the same model {entry['sft']!r}"
+            )
     try:
         parse_model_ref(config["reward_model"])
     except ExpoError as exc:

@@ -1,5 +1,9 @@
 """What `snakemake` builds by default: every stage's results for every pair, then the tables."""
 
+# Judge-based stages say up front, in one line each, when they are left out.
+alpaca_eval_enabled()
+mt_bench_enabled()
+
 
 def benchmark_result_files(model):
     """Result files of one benchmark model (alpha 0.0 or the chosen alpha) across the enabled stages."""

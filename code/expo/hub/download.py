@@ -41,7 +41,9 @@ def download_model(repo_id: str, out: str | Path, revision: str | None = None, f
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ExpoError(f"cannot download {repo_id}@{revision or 'main'}: {first}") from None
         if not list(tmp.glob("*.safetensors")):
-            raise ExpoError(f"{repo_id}@{revision or 'main'} has no *.safetensors weights (pickle .bin is not fetched)")
+            raise ExpoError(
+                f"{repo_id}@{revision or 'main'} has no *.safetensors weights (pickle .bin is not fetched)"
+            )
         cache = tmp / ".cache"
         if cache.is_dir():
             import shutil

@@ -19,7 +19,9 @@ def read_json(path: str | os.PathLike) -> Any:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except json.JSONDecodeError as exc:
-        raise ExpoError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ExpoError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ExpoError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
