@@ -1,0 +1,218 @@
+"""A streaming writer of sharded safetensors files plus ``model.safetensors.index.json``.
+
+All output tensor names, dtypes and shapes are known before the first byte (from the aligned headers), so each
+shard's header is written up front and tensor bytes are then streamed into it chunk by chunk: memory stays at one
+chunk whatever the shard size. A shard is closed as soon as its last tensor is complete and fsynced on a
+sync thread while the next one is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from expo.errors import ExpoError
+from expo.io.atomic import write_json
+
+INDEX_NAME = "model.safetensors.index.json"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    dtype: str  # safetensors dtype code
+    shape: tuple[int, ...]
+    nbytes: int
+
+
+def _fsync_and_close(fh) -> None:
+    try:
+        os.fsync(fh.fileno())
+    finally:
+        fh.close()
+
+
+def plan_shards(specs: list[TensorSpec], shard_bytes: int) -> list[list[TensorSpec]]:
+    """Split tensors, in order, into shards of at most ``shard_bytes`` (a larger tensor gets a shard of its own)."""
+    shards: list[list[TensorSpec]] = []
+    current: list[TensorSpec] = []
+    size = 0
+    for spec in specs:
+        if current and size + spec.nbytes > shard_bytes:
+            shards.append(current)
+            current, size = [], 0
+        current.append(spec)
+        size += spec.nbytes
+    if current:
+        shards.append(current)
+    return shards
+
+
+def shard_file_name(index: int, count: int) -> str:
+    return f"model-{index + 1:05d}-of-{count:05d}.safetensors"
+
+
+def encode_header(specs: list[TensorSpec], metadata: dict[str, str] | None = None) -> bytes:
+    """The 8-byte length plus the JSON header (space-padded to a multiple of 8, as safetensors writes it)."""
+    header: dict[str, object] = {"__metadata__": metadata or {"format": "pt"}}
+    offset = 0
+    for spec in specs:
+        header[spec.name] = {
+            "dtype": spec.dtype,
+            "shape": list(spec.shape),
+            "data_offsets": [offset, offset + spec.nbytes],
+        }
+        offset += spec.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)
+    return len(raw).to_bytes(8, "little") + raw
+
+
+class ShardedSafetensorsWriter:
+    """Write tensors in the planned order: ``begin(name)``, ``write(bytes-like)`` repeatedly, ``end()``."""
+
+    def __init__(self, out_dir: Path, specs: list[TensorSpec], shard_bytes: int) -> None:
+        self.out_dir = Path(out_dir)
+        self.shards = plan_shards(specs, shard_bytes)
+        self.weight_map: dict[str, str] = {}
+        self.total_size = sum(s.nbytes for s in specs)
+        self._order = [(i, spec) for i, shard in enumerate(self.shards) for spec in shard]
+        self._pos = -1
+        self._fh = None
+        self._shard = -1
+        self._remaining = 0
+        self._syncer: ThreadPoolExecutor | None = None
+        self._syncs: list[Future] = []
+
+    def begin(self, name: str) -> None:
+        self._pos += 1
+        shard_idx, spec = self._order[self._pos]
+        if spec.name != name:
+            raise RuntimeError(f"writer expected tensor {spec.name}, got {name}")
+        if shard_idx != self._shard:
+            self._close_shard()
+            self._shard = shard_idx
+            fname = shard_file_name(shard_idx, len(self.shards))
+            self._fh = open(self.out_dir / fname, "wb")
+            self._fh.write(encode_header(self.shards[shard_idx]))
+        self.weight_map[name] = shard_file_name(shard_idx, len(self.shards))
+        self._remaining = spec.nbytes
+
+    def write(self, data) -> None:
+        n = self._fh.write(data)
+        self._remaining -= n
+        if self._remaining < 0:
+            raise RuntimeError("wrote more bytes than the tensor has")
+
+    def end(self) -> None:
+        if self._remaining != 0:
+            raise RuntimeError(f"tensor {self._order[self._pos][1].name} is missing {self._remaining} bytes")
+        if self._pos == len(self._order) - 1 or self._order[self._pos + 1][0] != self._shard:
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        """Close the current shard; its fsync runs on a sync thread while the next shard is written."""
+        if self._fh is not None:
+            fh, self._fh = self._fh, None
+            fh.flush()
+            if self._syncer is None:
+                self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="expo-fsync")
+            self._syncs.append(self._syncer.submit(_fsync_and_close, fh))
+
+    def _wait_syncs(self) -> None:
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)
+            self._syncer = None
+        syncs, self._syncs = self._syncs, []
+        for future in syncs:
+            future.result()
+
+    def finish(self, metadata: dict | None = None) -> Path:
+        """Check that every tensor was written, then write the index; return its path."""
+        if self._pos != len(self._order) - 1 or self._fh is not None:
+            raise ExpoError(f"internal error: {len(self._order) - self._pos - 1} tensors were not written")
+        self._wait_syncs()
+        index = self.out_dir / INDEX_NAME
+        write_json(
+            index,
+            {"metadata": {"total_size": self.total_size, **(metadata or {})}, "weight_map": self.weight_map},
+        )
+        return index
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        try:
+            self._wait_syncs()
+        except OSError:
+            pass  # the output is being discarded anyway
+
+
+class BackgroundWriter:
+    """Runs a writer's ``begin``/``write``/``end`` calls in order on one I/O thread, so writing overlaps compute.
+
+    The caller takes a byte buffer with ``acquire()`` (it waits until one has been written out), fills it and
+    hands it to ``write``; the buffer comes back to the pool once its bytes are written. An error on the I/O
+    thread is raised in the caller at its next call.
+    """
+
+    def __init__(self, writer: ShardedSafetensorsWriter, buffers: list) -> None:
+        self.writer = writer
+        self._free: queue.Queue = queue.Queue()
+        for buf in buffers:
+            self._free.put(buf)
+        self._jobs: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="expo-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            kind, arg, nbytes = job
+            try:
+                if self._error is None:
+                    if kind == "begin":
+                        self.writer.begin(arg)
+                    elif kind == "write":
+                        self.writer.write(memoryview(arg[:nbytes].numpy()))
+                    else:
+                        self.writer.end()
+            except BaseException as exc:  # handed to the caller
+                self._error = exc
+            finally:
+                if kind == "write":
+                    self._free.put(arg)
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def acquire(self):
+        buf = self._free.get()
+        self._check()
+        return buf
+
+    def begin(self, name: str) -> None:
+        self._check()
+        self._jobs.put(("begin", name, 0))
+
+    def write(self, buf, nbytes: int) -> None:
+        self._jobs.put(("write", buf, nbytes))
+
+    def end(self) -> None:
+        self._jobs.put(("end", None, 0))
+
+    def close(self) -> None:
+        """Wait until every queued call has run; raise the I/O thread's error if there was one."""
+        self._jobs.put(None)
+        self._thread.join()
+        self._check()
