@@ -27,38 +27,6 @@ _ALPACA_EVAL_STATUS = stage_status(config)
 _ALPACA_EVAL_SAID = []
 
 
-def alpaca_eval_enabled():
-    """Whether the AlpacaEval stage joins the DAG; says once, in one line, why not when it does not."""
-    enabled, why = _ALPACA_EVAL_STATUS
-    if not enabled and not _ALPACA_EVAL_SAID:
-        print(why, file=sys.stderr)
-        _ALPACA_EVAL_SAID.append(why)
-    return enabled
-
-
-def alpaca_eval_result_files(model):
-    return [
-        f"results_alpaca/{model}.json",
-        f"results_alpaca/{model}/annotations.json",
-        f"results_alpaca/{model}/leaderboard.csv",
-    ]
-
-
-def alpaca_eval_targets():
-    """Result files of every benchmark model of every pair (needs select.smk's benchmark_models)."""
-    return [
-        f
-        for pair in PAIRS
-        for model in benchmark_models(pair)
-        for f in alpaca_eval_result_files(model)
-    ]
-
-
-def alpaca_eval_df_gamed(wildcards):
-    path = resource_path(config, "df_gamed")
-    return [path] if path else []
-
-
 localrules:
     fetch_alpaca_eval,
 
@@ -97,6 +65,7 @@ rule alpaca_eval:
         args=alpaca_eval_cli_args(config),
         out=lambda wc, output: os.path.dirname(output.leaderboard),
     shell:
-        "expo alpaca-eval --model-outputs {input.outputs:q} --reference {input.reference:q}"
+        isolated("alpaca_eval.yaml")
+        + "expo alpaca-eval --model-outputs {input.outputs:q} --reference {input.reference:q}"
         " --name {wildcards.pair}_alpha{wildcards.alpha} --out {params.out:q}"
         " --outputs-copy {output.outputs:q} {params.args} > {log:q} 2>&1"

@@ -65,6 +65,14 @@ def pair_cfg(pair):
     return config["pairs"][pair]
 
 
+def isolated(env_file):
+    """Shell prefix running a tool stage with the pins of its env file: a pass-through when the running
+    Python already meets them, else an isolated uv environment built once from the same pins (expo.envs).
+    """
+    name = os.path.splitext(os.path.basename(env_file))[0]
+    return f"expo run-isolated {name} -- "
+
+
 def model_dir_of(ref):
     """Local directory of a model reference (a download folder for hub ids)."""
     return os.path.normpath(model_local_dir(config, ref))
@@ -101,3 +109,135 @@ def final_model_dir(pair, alpha):
 def sweep_model_ids(pair):
     """Model ids of the sweep of ``pair``: alpha 0 (the aligned model) and every swept alpha."""
     return [model_id(pair, a) for a in ["0.0"] + sweep_alphas(config, pair)]
+
+
+# ---- input functions of prompts.smk ----
+
+
+def prompt_set_of(wildcards):
+    return wildcards.prompt_file.split(".")[0]
+
+
+def prompt_source_input(wildcards):
+    """A local source file is an input (edits rerun the rule); the hub is not a file."""
+    source = prompt_source(config, prompt_set_of(wildcards))["source"]
+    return [] if source == "hub" else [source]
+
+
+# ---- input functions of alpaca_eval.smk ----
+
+
+def alpaca_eval_enabled():
+    """Whether the AlpacaEval stage joins the DAG; says once, in one line, why not when it does not."""
+    enabled, why = _ALPACA_EVAL_STATUS
+    if not enabled and not _ALPACA_EVAL_SAID:
+        print(why, file=sys.stderr)
+        _ALPACA_EVAL_SAID.append(why)
+    return enabled
+
+
+def alpaca_eval_result_files(model):
+    return [
+        f"results_alpaca/{model}.json",
+        f"results_alpaca/{model}/annotations.json",
+        f"results_alpaca/{model}/leaderboard.csv",
+    ]
+
+
+def alpaca_eval_targets():
+    """Result files of every benchmark model of every pair (needs select.smk's benchmark_models)."""
+    return [
+        f
+        for pair in PAIRS
+        for model in benchmark_models(pair)
+        for f in alpaca_eval_result_files(model)
+    ]
+
+
+def alpaca_eval_df_gamed(wildcards):
+    path = resource_path(config, "df_gamed")
+    return [path] if path else []
+
+
+# ---- input functions of mt_bench.smk ----
+
+
+def mt_bench_enabled():
+    """Whether the MT-Bench stage joins the DAG; says once, in one line, why not when it does not."""
+    enabled, why = _MT_BENCH_STATUS
+    if not enabled and not _MT_BENCH_SAID:
+        print(why, file=sys.stderr)
+        _MT_BENCH_SAID.append(why)
+    return enabled
+
+
+def mt_bench_models():
+    return [model for pair in PAIRS for model in benchmark_models(pair)]
+
+
+def mt_bench_targets():
+    return list(aggregate_files(config).values())
+
+
+# ---- input functions of lmeval.smk ----
+
+
+def lmeval_targets(wildcards=None):
+    """Result files of every enabled suite for every benchmark model (needs select.smk's benchmark_models).
+
+    Use it as an input function (it reads the selection checkpoint)."""
+    return [
+        f
+        for pair in PAIRS
+        for model in benchmark_models(pair)
+        for suite in enabled_suites(config)
+        for f in result_files(model, suite)
+    ]
+
+
+# ---- input functions of tables.smk ----
+
+
+def tables_inputs(wildcards):
+    files = [f"selection/{pair}.json" for pair in PAIRS]
+    result_files = globals().get("benchmark_result_files")
+    if result_files is not None:
+        for pair in PAIRS:
+            for mid in benchmark_models(pair):
+                files += result_files(mid)
+    return files
+
+
+# ---- input functions of select.smk ----
+
+
+def _sweep_files(folder, ext):
+    def files(wildcards):
+        return {
+            a: f"{folder}/{model_id(wildcards.pair, a)}.{ext}"
+            for a in ["0.0"] + sweep_alphas(config, wildcards.pair)
+        }
+
+    return files
+
+
+def _alpha_file_args(folder, ext):
+    def args(wildcards):
+        return " ".join(
+            f"{a}={path}" for a, path in _sweep_files(folder, ext)(wildcards).items()
+        )
+
+    return args
+
+
+def chosen_alpha(pair):
+    """The pair's chosen alpha (canonical string) or None; triggers the select_alpha checkpoint."""
+    return read_chosen_alpha(checkpoints.select_alpha.get(pair=pair).output.selection)
+
+
+def benchmark_models(pair):
+    """Model ids the benchmarks run on: the aligned model (alpha 0.0) and the chosen extrapolation."""
+    chosen = chosen_alpha(pair)
+    return [model_id(pair, "0.0")] + (
+        [model_id(pair, chosen)] if chosen is not None else []
+    )

@@ -9,17 +9,16 @@ localrules:
 
 rule demo_models:
     output:
-        directory(f"{DEMO_OUT}/sft"),
-        directory(f"{DEMO_OUT}/aligned"),
-        directory(f"{DEMO_OUT}/reward"),
-        f"{DEMO_OUT}/prompts_ultrafeedback.jsonl",
-        f"{DEMO_OUT}/prompts_alpaca.json",
+        sft=directory(f"{DEMO_OUT}/sft"),
+        aligned=directory(f"{DEMO_OUT}/aligned"),
+        reward=directory(f"{DEMO_OUT}/reward"),
+        prompts_ultrafeedback=f"{DEMO_OUT}/prompts_ultrafeedback.jsonl",
+        prompts_alpaca=f"{DEMO_OUT}/prompts_alpaca.json",
     log:
         "logs/demo_models.log",
     conda:
         "../../envs/core.yaml"
     params:
-        out=DEMO_OUT,
         seed=config["demo"].get("seed", 0),
     shell:
-        "expo demo-models --out {params.out:q} --seed {params.seed} --force > {log:q} 2>&1"
+        "expo demo-models --out $(dirname {output.sft:q}) --seed {params.seed} --force > {log:q} 2>&1"

@@ -13,6 +13,8 @@ GENERATE_ENV = (
     if generation_settings(config)["backend"] == "vllm"
     else "../../envs/core.yaml"
 )
+# vLLM (torch 2.14 pins) runs in its own environment unless the installed one already has it.
+GENERATE_RUN = isolated(GENERATE_ENV) if GENERATE_ENV.endswith("generate.yaml") else ""
 
 
 rule generate_ultrafeedback:
@@ -30,7 +32,8 @@ rule generate_ultrafeedback:
     params:
         args=lambda wc: generate_cli_args(config, wc.pair),
     shell:
-        "expo generate --model {input.model:q} --prompts {input.prompts:q} --out {output:q}"
+        GENERATE_RUN
+        + "expo generate --model {input.model:q} --prompts {input.prompts:q} --out {output:q}"
         " --generator {wildcards.pair}_alpha{wildcards.alpha} {params.args} > {log:q} 2>&1"
 
 

@@ -25,19 +25,6 @@ LMEVAL_ENV = (
 )
 
 
-def lmeval_targets(wildcards=None):
-    """Result files of every enabled suite for every benchmark model (needs select.smk's benchmark_models).
-
-    Use it as an input function (it reads the selection checkpoint)."""
-    return [
-        f
-        for pair in PAIRS
-        for model in benchmark_models(pair)
-        for suite in enabled_suites(config)
-        for f in result_files(model, suite)
-    ]
-
-
 rule lmeval_v1:
     input:
         model=lambda wc: final_model_dir(wc.pair, wc.alpha),
@@ -54,7 +41,8 @@ rule lmeval_v1:
         out=lambda wc: f"results_lmeval/{wc.pair}_alpha{wc.alpha}",
         args=lambda wc: lmeval_cli_args(config, wc.pair),
     shell:
-        "expo lmeval --model {input.model:q} --out {params.out:q} --suite {params.suite}"
+        isolated(LMEVAL_ENV)
+        + "expo lmeval --model {input.model:q} --out {params.out:q} --suite {params.suite}"
         " {params.args} > {log:q} 2>&1"
 
 

@@ -37,25 +37,9 @@ MT_BENCH_ANSWER_ENV = (
 )
 
 
-def mt_bench_enabled():
-    """Whether the MT-Bench stage joins the DAG; says once, in one line, why not when it does not."""
-    enabled, why = _MT_BENCH_STATUS
-    if not enabled and not _MT_BENCH_SAID:
-        print(why, file=sys.stderr)
-        _MT_BENCH_SAID.append(why)
-    return enabled
-
-
-def mt_bench_models():
-    return [model for pair in PAIRS for model in benchmark_models(pair)]
-
-
-def mt_bench_targets():
-    return list(aggregate_files(config).values())
-
-
 localrules:
     fetch_mt_bench,
+    mt_bench_scores,
 
 
 rule fetch_mt_bench:
@@ -87,7 +71,12 @@ rule mt_bench_answer:
     params:
         args=lambda wc: answer_cli_args(config, wc.pair),
     shell:
-        "expo mt-bench-answer --model {input.model:q} --questions {input.questions:q} --out {output:q}"
+        (
+            isolated(MT_BENCH_ANSWER_ENV)
+            if MT_BENCH_ANSWER_ENV.endswith("generate.yaml")
+            else ""
+        )
+        + "expo mt-bench-answer --model {input.model:q} --questions {input.questions:q} --out {output:q}"
         " --model-id {wildcards.pair}_alpha{wildcards.alpha} {params.args} > {log:q} 2>&1"
 
 

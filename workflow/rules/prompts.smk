@@ -11,16 +11,6 @@ localrules:
     fetch_prompts,
 
 
-def prompt_set_of(wildcards):
-    return wildcards.prompt_file.split(".")[0]
-
-
-def prompt_source_input(wildcards):
-    """A local source file is an input (edits rerun the rule); the hub is not a file."""
-    source = prompt_source(config, prompt_set_of(wildcards))["source"]
-    return [] if source == "hub" else [source]
-
-
 rule fetch_prompts:
     input:
         prompt_source_input,

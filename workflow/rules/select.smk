@@ -9,23 +9,8 @@ from expo.naming import model_id
 from expo.selection.stats import read_chosen_alpha
 
 
-def _sweep_files(folder, ext):
-    def files(wildcards):
-        return {
-            a: f"{folder}/{model_id(wildcards.pair, a)}.{ext}"
-            for a in ["0.0"] + sweep_alphas(config, wildcards.pair)
-        }
-
-    return files
-
-
-def _alpha_file_args(folder, ext):
-    def args(wildcards):
-        return " ".join(
-            f"{a}={path}" for a, path in _sweep_files(folder, ext)(wildcards).items()
-        )
-
-    return args
+localrules:
+    select_alpha,
 
 
 checkpoint select_alpha:
@@ -37,8 +22,12 @@ checkpoint select_alpha:
             _sweep_files("outputs_ultrafeedback", "jsonl")(wc).values()
         ),
     output:
-        "selection/{pair}.json",
-        report("selection/{pair}.png", category="alpha selection"),
+        selection="selection/{pair}.json",
+        plot=report(
+            "selection/{pair}.png",
+            caption="../report/selection.rst",
+            category="alpha selection",
+        ),
     log:
         "logs/select_alpha/{pair}.log",
     conda:
@@ -51,17 +40,4 @@ checkpoint select_alpha:
     shell:
         "expo select-alpha --pair {wildcards.pair} --rewards {params.rewards} --outputs {params.outputs}"
         " --mode {params.mode} --published-alpha {params.published}"
-        " --out {output[0]:q} --plot {output[1]:q} > {log:q} 2>&1"
-
-
-def chosen_alpha(pair):
-    """The pair's chosen alpha (canonical string) or None; triggers the select_alpha checkpoint."""
-    return read_chosen_alpha(checkpoints.select_alpha.get(pair=pair).output[0])
-
-
-def benchmark_models(pair):
-    """Model ids the benchmarks run on: the aligned model (alpha 0.0) and the chosen extrapolation."""
-    chosen = chosen_alpha(pair)
-    return [model_id(pair, "0.0")] + (
-        [model_id(pair, chosen)] if chosen is not None else []
-    )
+        " --out {output.selection:q} --plot {output.plot:q} > {log:q} 2>&1"

@@ -18,14 +18,8 @@ TABLE_NAMES = [
 TABLES_DIR = config.get("tables", {}).get("out", "tables")
 
 
-def tables_inputs(wildcards):
-    files = [f"selection/{pair}.json" for pair in PAIRS]
-    result_files = globals().get("benchmark_result_files")
-    if result_files is not None:
-        for pair in PAIRS:
-            for mid in benchmark_models(pair):
-                files += result_files(mid)
-    return files
+localrules:
+    tables,
 
 
 rule tables:
@@ -33,20 +27,33 @@ rule tables:
         results=tables_inputs,
         published=f"{REPO_DIR}/config/published.yaml",
     output:
-        tables=expand(
-            "{out}/{name}.{ext}",
-            out=TABLES_DIR,
-            name=TABLE_NAMES,
-            ext=["csv", "md", "tex"],
+        csv=[
+            report(
+                f"{TABLES_DIR}/{name}.csv",
+                caption=f"../report/{name}.rst",
+                category="tables",
+            )
+            for name in TABLE_NAMES
+        ],
+        text=expand(
+            "{out}/{name}.{ext}", out=TABLES_DIR, name=TABLE_NAMES, ext=["md", "tex"]
         ),
-        gain_plot=f"{TABLES_DIR}/expo_gain.png",
-        reward_plot=f"{TABLES_DIR}/reward_vs_alpha.png",
+        gain_plot=report(
+            f"{TABLES_DIR}/expo_gain.png",
+            caption="../report/expo_gain.rst",
+            category="plots",
+        ),
+        reward_plot=report(
+            f"{TABLES_DIR}/reward_vs_alpha.png",
+            caption="../report/reward_vs_alpha.rst",
+            category="plots",
+        ),
     log:
         "logs/tables.log",
     conda:
         "../../envs/alpaca_eval.yaml"
     params:
-        out=TABLES_DIR,
+        out=lambda wildcards, output: os.path.dirname(output.gain_plot),
     shell:
         "expo tables --from . --out {params.out:q} --published {input.published:q}"
         " --selection-dir selection > {log:q} 2>&1"

@@ -1,0 +1,30 @@
+"""Per-tool environments: envs/<name>.yaml (conda format) and, without conda, isolated uv venvs built from it.
+
+Use ``ensure_env(name)`` for the Python to run a tool with, ``run_in_env(name, argv)`` to run a command
+there, or ``expo run-isolated NAME -- CMD ...`` from a rule.
+"""
+
+from expo.envs.isolated import (
+    COMPLETE_MARK,
+    default_envs_dir,
+    ensure_env,
+    env_file,
+    isolated_environ,
+    run_in_env,
+    unmet_requirements,
+    uv_binary,
+)
+from expo.envs.spec import EnvSpec, read_env_spec
+
+__all__ = [
+    "COMPLETE_MARK",
+    "EnvSpec",
+    "default_envs_dir",
+    "ensure_env",
+    "env_file",
+    "isolated_environ",
+    "read_env_spec",
+    "run_in_env",
+    "unmet_requirements",
+    "uv_binary",
+]
