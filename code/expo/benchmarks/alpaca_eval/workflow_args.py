@@ -8,9 +8,10 @@ a localrule downloads the file into ``resources/alpaca_eval/``; a path = that lo
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Mapping
+
+from expo.benchmarks.judge_stage import judge_stage_status
 
 RESOURCE_DIR = "resources/alpaca_eval"
 HUB_PATHS = {
@@ -36,19 +37,7 @@ def settings(config: Mapping) -> dict:
 
 def stage_status(config: Mapping, environ: Mapping[str, str] | None = None) -> tuple[bool, str]:
     """(enabled, why): the reason is the one line the DAG prints when the stage is left out."""
-    environ = os.environ if environ is None else environ
-    cfg = settings(config)
-    enabled = cfg["enabled"]
-    if enabled is False or enabled == "false":
-        return False, "AlpacaEval stage left out: alpaca_eval.enabled is false"
-    if cfg["base_url"]:
-        return True, f"AlpacaEval judge {cfg['judge_model']} at {cfg['base_url']}"
-    if environ.get(cfg["api_key_env"]):
-        return True, f"AlpacaEval judge {cfg['judge_model']} (OpenAI, key from ${cfg['api_key_env']})"
-    why = f"no judge configured (alpaca_eval.base_url unset and ${cfg['api_key_env']} not in the environment)"
-    if enabled is True or enabled == "true":
-        return True, f"AlpacaEval stage forced on although {why}: its jobs will fail"
-    return False, f"AlpacaEval stage left out: {why}"
+    return judge_stage_status("AlpacaEval", "alpaca_eval", settings(config), environ)
 
 
 def resource_path(config: Mapping, what: str) -> str | None:

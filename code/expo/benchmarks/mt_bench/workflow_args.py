@@ -8,10 +8,11 @@ Answers are generated with ``backend`` (default: the ``generation:`` section's b
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Mapping
+
+from expo.benchmarks.judge_stage import judge_stage_status
 
 DATA_DIR = "resources/mt_bench"
 DATA_FILES = {
@@ -39,19 +40,7 @@ def settings(config: Mapping) -> dict:
 
 def stage_status(config: Mapping, environ: Mapping[str, str] | None = None) -> tuple[bool, str]:
     """(enabled, why): the reason is the one line the DAG prints when the stage is left out."""
-    environ = os.environ if environ is None else environ
-    cfg = settings(config)
-    enabled = cfg["enabled"]
-    if enabled is False or enabled == "false":
-        return False, "MT-Bench stage left out: mt_bench.enabled is false"
-    if cfg["base_url"]:
-        return True, f"MT-Bench judge {cfg['judge_model']} at {cfg['base_url']}"
-    if environ.get(cfg["api_key_env"]):
-        return True, f"MT-Bench judge {cfg['judge_model']} (OpenAI, key from ${cfg['api_key_env']})"
-    why = f"no judge configured (mt_bench.base_url unset and ${cfg['api_key_env']} not in the environment)"
-    if enabled is True or enabled == "true":
-        return True, f"MT-Bench stage forced on although {why}: its judge jobs will fail"
-    return False, f"MT-Bench stage left out: {why}"
+    return judge_stage_status("MT-Bench", "mt_bench", settings(config), environ)
 
 
 def judge_slug(config: Mapping) -> str:

@@ -1,0 +1,28 @@
+"""Whether a judge-based benchmark stage (AlpacaEval, MT-Bench) joins the DAG, and the one line saying why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+
+def judge_stage_status(
+    label: str, section: str, cfg: Mapping, environ: Mapping[str, str] | None = None
+) -> tuple[bool, str]:
+    """(enabled, why) for the stage ``label`` configured by ``cfg`` (config section ``section``).
+
+    ``enabled: auto`` turns the stage on when a judge is reachable in principle: ``base_url`` set, or the
+    API key variable named by ``api_key_env`` present in the environment (its value is never read here).
+    """
+    environ = os.environ if environ is None else environ
+    enabled = cfg["enabled"]
+    if enabled is False or enabled == "false":
+        return False, f"{label} stage left out: {section}.enabled is false"
+    if cfg["base_url"]:
+        return True, f"{label} judge {cfg['judge_model']} at {cfg['base_url']}"
+    if environ.get(cfg["api_key_env"]):
+        return True, f"{label} judge {cfg['judge_model']} (OpenAI, key from ${cfg['api_key_env']})"
+    why = f"no judge configured ({section}.base_url unset and ${cfg['api_key_env']} not in the environment)"
+    if enabled is True or enabled == "true":
+        return True, f"{label} stage forced on although {why}: its judge jobs will fail"
+    return False, f"{label} stage left out: {why}"
