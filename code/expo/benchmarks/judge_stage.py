@@ -26,3 +26,18 @@ def judge_stage_status(
     if enabled is True or enabled == "true":
         return True, f"{label} stage forced on although {why}: its judge jobs will fail"
     return False, f"{label} stage left out: {why}"
+
+
+def judge_cli_flags(cfg: Mapping) -> list[str]:
+    """The judge flags shared by `expo alpaca-eval` and `expo mt-bench-judge` (the key's variable name only)."""
+    flags = [
+        "--judge-model",
+        cfg["judge_model"],
+        "--api-key-env",
+        cfg["api_key_env"],
+        "--max-failed-fraction",
+        str(cfg["max_failed_fraction"]),
+    ]
+    if cfg["base_url"]:
+        flags += ["--judge-base-url", cfg["base_url"]]
+    return flags

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
-from expo.benchmarks.judge_stage import judge_stage_status
+from expo.benchmarks.judge_stage import judge_cli_flags, judge_stage_status
 
 RESOURCE_DIR = "resources/alpaca_eval"
 HUB_PATHS = {
@@ -51,20 +51,7 @@ def resource_path(config: Mapping, what: str) -> str | None:
 def alpaca_eval_cli_args(config: Mapping) -> str:
     """Flags of `expo alpaca-eval` from config (files and names are added by the rule)."""
     cfg = settings(config)
-    args = [
-        "--judge-model",
-        cfg["judge_model"],
-        "--api-key-env",
-        cfg["api_key_env"],
-        "--max-failed-fraction",
-        str(cfg["max_failed_fraction"]),
-        "--concurrency",
-        str(cfg["concurrency"]),
-        "--cache-dir",
-        cfg["cache_dir"],
-    ]
-    if cfg["base_url"]:
-        args += ["--judge-base-url", cfg["base_url"]]
+    args = [*judge_cli_flags(cfg), "--concurrency", str(cfg["concurrency"]), "--cache-dir", cfg["cache_dir"]]
     df_gamed = resource_path(config, "df_gamed")
     args += ["--df-gamed", df_gamed if df_gamed is not None else "none"]
     limit = ((config.get("prompts") or {}).get("alpaca_eval") or {}).get("limit")

@@ -12,7 +12,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from expo.benchmarks.judge_stage import judge_stage_status
+from expo.benchmarks.judge_stage import judge_cli_flags, judge_stage_status
 
 DATA_DIR = "resources/mt_bench"
 DATA_FILES = {
@@ -88,16 +88,5 @@ def answer_cli_args(config: Mapping, pair: str) -> str:
 
 def judge_cli_args(config: Mapping) -> str:
     cfg = settings(config)
-    args = [
-        "--judge-model",
-        cfg["judge_model"],
-        "--api-key-env",
-        cfg["api_key_env"],
-        "--max-failed-fraction",
-        str(cfg["max_failed_fraction"]),
-        "--parallel",
-        str(cfg["parallel"]),
-    ]
-    if cfg["base_url"]:
-        args += ["--judge-base-url", cfg["base_url"]]
+    args = [*judge_cli_flags(cfg), "--parallel", str(cfg["parallel"])]
     return shlex.join(args)
