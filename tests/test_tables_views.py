@@ -130,6 +130,11 @@ def test_views_use_selection_alpha_and_published(root, tmp_path):
     assert float(wr["diff_expo"]) == pytest.approx(42.5)
     mt = pairs["mt_bench"]
     assert float(mt["delta"]) == pytest.approx(1.0) and float(mt["published_delta"]) == pytest.approx(1.0)
+    uf = pairs[
+        "uf_reward"
+    ]  # the selection criterion: UltraFeedback dev reward at alpha 0 vs the chosen alpha
+    assert (float(uf["original"]), float(uf["expo"]), float(uf["delta"])) == (1.0, 2.0, 1.0)
+    assert uf["published_original"] == "" and uf["expo_model"] == "p1_alpha0.3"
     assert "open_llm_avg" not in pairs  # no results and nothing published: no row
     assert "alpaca_lc" not in pairs  # no df_gamed and nothing published: no row
 

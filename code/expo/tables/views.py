@@ -124,6 +124,36 @@ def expo_alpha(pair: str, selections: dict[str, Selection], published: Published
     return alpha, "published" if alpha else "unknown"
 
 
+def _selection_reward_rows(
+    pair: str, alpha: str | None, source: str, selection: Selection | None, published: Published
+) -> list[dict]:
+    """The alpha-selection criterion itself: mean reward on the UltraFeedback dev prompts, alpha 0 vs ExPO.
+
+    The paper publishes no per-pair number for it, so the published columns stay blank; this row is what a
+    pair without published numbers (a user's own pair, the demo) shows before any judge has run.
+    """
+    if selection is None:
+        return []
+    by_alpha = {entry["alpha"]: entry.get("mean_reward") for entry in selection.per_alpha}
+    original, expo = by_alpha.get("0.0"), by_alpha.get(alpha) if alpha else None
+    if original is None and expo is None:
+        return []
+    return [
+        {
+            "pair": pair,
+            "metric": "uf_reward",
+            "expo_alpha": alpha,
+            "alpha_source": source,
+            "published_alpha": published.published_alpha(pair),
+            "original": original,
+            "expo": expo,
+            "delta": diff(expo, original),
+            "original_model": model_id(pair, "0.0"),
+            "expo_model": model_id(pair, alpha) if alpha else None,
+        }
+    ]
+
+
 def controlled_pairs(published: Published) -> set[str]:
     return {r["pair"] for r in published.controlled if "pair" in r}
 
@@ -137,6 +167,7 @@ def pairs_view(index: Index, published: Published, selections: dict[str, Selecti
     rows = []
     for pair in pairs:
         alpha, source = expo_alpha(pair, selections, published)
+        rows += _selection_reward_rows(pair, alpha, source, selections.get(pair), published)
         for metric, (table, column, pub_key, pub_sub) in PAIR_METRICS.items():
             orig_row = index.get(table, (pair, "0.0"))
             expo_row = index.get(table, (pair, alpha)) if alpha else None
