@@ -31,4 +31,5 @@ include: "workflow/rules/targets.smk"
 rule all:
     default_target: True
     input:
-        final_targets,
+        selection_targets(),
+        benchmark_targets,

@@ -5,9 +5,21 @@
 * ``journal``: the per-judge, append-only store of judge completions (a kill or rerun never pays twice);
 * ``length_control``: where ``df_gamed.csv`` comes from (local file or hub), or why LC is unavailable;
 * ``runner``: ``run_alpaca_eval`` ties them together and writes annotations.json + leaderboard.csv atomically.
+
+Submodules are imported on use.
 """
 
-from expo.benchmarks.alpaca_eval.judge import JudgeSettings
-from expo.benchmarks.alpaca_eval.runner import AlpacaEvalResult, run_alpaca_eval
-
 __all__ = ["AlpacaEvalResult", "JudgeSettings", "run_alpaca_eval"]
+
+
+def __getattr__(name):
+    # imported on use: the DAG imports ``workflow_args`` at parse time and must not pay for numpy/pandas
+    if name == "JudgeSettings":
+        from expo.benchmarks.alpaca_eval.judge import JudgeSettings
+
+        return JudgeSettings
+    if name in ("AlpacaEvalResult", "run_alpaca_eval"):
+        from expo.benchmarks.alpaca_eval import runner
+
+        return getattr(runner, name)
+    raise AttributeError(name)
