@@ -24,6 +24,7 @@ from expo.errors import ExpoError
 from expo.generation.completion import Completion
 from expo.generation.prompts import Prompt
 from expo.io.atomic import write_json, write_jsonl
+from expo.io.records import iter_json_records
 
 log = logging.getLogger(__name__)
 
@@ -160,41 +161,26 @@ class Sidecar:
 
 def read_outputs(path: str | os.PathLike) -> list[OutputRecord]:
     """Read an outputs file of either format (JSON list = AlpacaEval, else UltraFeedback JSONL)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExpoError(f"outputs file {path} not found")
-    text = path.read_text(encoding="utf-8")
     records: list[OutputRecord] = []
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ExpoError(f"outputs file {path}:{exc.lineno}: malformed JSON: {exc.msg}") from None
-        for i, obj in enumerate(items):
+    for where, obj, from_list in iter_json_records(path, "outputs"):
+        if from_list:
             if (
                 not isinstance(obj, dict)
                 or not isinstance(obj.get("instruction"), str)
                 or not isinstance(obj.get("output"), str)
             ):
-                raise ExpoError(f"outputs file {path} item {i}: needs string 'instruction' and 'output'")
+                raise ExpoError(f"{where}: needs string 'instruction' and 'output'")
             records.append(OutputRecord(obj["instruction"], obj["output"]))
-    else:
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ExpoError(f"outputs file {path}:{lineno}: malformed JSON line: {exc.msg}") from None
-            if not isinstance(obj, dict):
-                raise ExpoError(f"outputs file {path}:{lineno}: expected a JSON object")
-            prompt = obj.get("prompt", obj.get("instruction"))
-            if not isinstance(prompt, str) or not isinstance(obj.get("output"), str):
-                raise ExpoError(f"outputs file {path}:{lineno}: needs string 'prompt' and 'output'")
-            length = obj.get("length")
-            if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 0):
-                raise ExpoError(f"outputs file {path}:{lineno}: 'length' is not a non-negative integer")
-            records.append(OutputRecord(prompt, obj["output"], length))
+            continue
+        if not isinstance(obj, dict):
+            raise ExpoError(f"{where}: expected a JSON object")
+        prompt = obj.get("prompt", obj.get("instruction"))
+        if not isinstance(prompt, str) or not isinstance(obj.get("output"), str):
+            raise ExpoError(f"{where}: needs string 'prompt' and 'output'")
+        length = obj.get("length")
+        if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 0):
+            raise ExpoError(f"{where}: 'length' is not a non-negative integer")
+        records.append(OutputRecord(prompt, obj["output"], length))
     if not records:
         raise ExpoError(f"outputs file {path} is empty")
     return records

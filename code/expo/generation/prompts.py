@@ -13,7 +13,6 @@ objects (or of strings); every malformed record is reported with its file and li
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from expo.errors import ExpoError
 from expo.io.atomic import write_json, write_jsonl
+from expo.io.records import iter_json_records
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +70,7 @@ def _record_to_prompt(obj, where: str) -> Prompt:
 
 def read_prompts(path: str | os.PathLike, limit: int | None = None) -> list[Prompt]:
     """Read a local prompt file (JSONL or JSON list); ExpoError naming file and line when it is bad."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExpoError(f"prompt file {path} not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ExpoError(f"prompt file {path}: not UTF-8 text ({exc.reason})") from None
-    prompts: list[Prompt] = []
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ExpoError(f"prompt file {path}:{exc.lineno}: malformed JSON: {exc.msg}") from None
-        for i, obj in enumerate(items):
-            prompts.append(_record_to_prompt(obj, f"prompt file {path} item {i}"))
-    else:
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ExpoError(f"prompt file {path}:{lineno}: malformed JSON line: {exc.msg}") from None
-            prompts.append(_record_to_prompt(obj, f"prompt file {path}:{lineno}"))
+    prompts = [_record_to_prompt(obj, where) for where, obj, _ in iter_json_records(path, "prompt")]
     if not prompts:
         raise ExpoError(f"prompt file {path} is empty (no prompts)")
     return prompts[:limit] if limit else prompts

@@ -71,3 +71,34 @@ def read_floats(path: str | os.PathLike) -> list[float]:
                 raise ExpoError(f"{path}:{i}: non-finite value {line.strip()!r}")
             values.append(v)
     return values
+
+
+def iter_json_records(path: str | os.PathLike, label: str):
+    """Yield ``(where, obj, from_list)`` for each record of a JSON-list or JSONL file.
+
+    ``where`` names the record for error messages (``<label> file P item i`` or ``<label> file P:line``);
+    a missing file, non-UTF-8 text or malformed JSON is an ExpoError naming file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExpoError(f"{label} file {path} not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExpoError(f"{label} file {path}: not UTF-8 text ({exc.reason})") from None
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ExpoError(f"{label} file {path}:{exc.lineno}: malformed JSON: {exc.msg}") from None
+        for i, obj in enumerate(items):
+            yield f"{label} file {path} item {i}", obj, True
+        return
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ExpoError(f"{label} file {path}:{lineno}: malformed JSON line: {exc.msg}") from None
+        yield f"{label} file {path}:{lineno}", obj, False
