@@ -69,8 +69,13 @@ def single_bos(ids: list[int], bos_token_id: int | None) -> list[int]:
 
 def chat_prompt_ids(tokenizer, prompt: str) -> list[int]:
     """Token ids of one user turn under the chat template, with the generation prompt appended."""
+    return conversation_ids(tokenizer, [{"role": "user", "content": prompt}])
+
+
+def conversation_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """Token ids of a conversation under the chat template, ending with the generation prompt (one BOS)."""
     ids = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
+        messages, add_generation_prompt=True, tokenize=True, return_dict=False
     )
     if hasattr(ids, "keys"):  # older/newer tokenizers that still hand back a mapping
         ids = ids["input_ids"]

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from expo.benchmarks.mt_bench.data import category_temperature, load_questions
 from expo.errors import ExpoError
 from expo.generation.sampling import SamplingSettings
-from expo.generation.templating import check_model_dir, load_chat_tokenizer, single_bos
+from expo.generation.templating import check_model_dir, conversation_ids, load_chat_tokenizer
 from expo.io.atomic import write_jsonl
 from expo.io.records import read_jsonl
 
@@ -55,21 +55,6 @@ class AnswerRequest:
     chat_template: str | None = None
     stop_token_ids: tuple[int, ...] = ()
     tensor_parallel_size: int | None = None
-
-
-def conversation_ids(tokenizer, messages: list[dict]) -> list[int]:
-    """Token ids of a conversation under the chat template, ending with the generation prompt.
-
-    The multi-turn counterpart of ``expo.generation.templating.chat_prompt_ids`` (same call, same BOS repair).
-    """
-    ids = tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, tokenize=True, return_dict=False
-    )
-    if hasattr(ids, "keys"):
-        ids = ids["input_ids"]
-    if ids and isinstance(ids[0], list):
-        ids = ids[0]
-    return single_bos(list(ids), tokenizer.bos_token_id)
 
 
 def sampling_for(temperature: float, req: AnswerRequest) -> SamplingSettings:
