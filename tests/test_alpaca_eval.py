@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from expo.benchmarks.alpaca_eval.journal import Journal, is_valid_preference
+from expo.benchmarks.alpaca_eval.journal import is_valid_preference, judge_journal
 from expo.benchmarks.alpaca_eval.judge import (
     OFFICIAL_ANNOTATOR,
-    JudgeSettings,
+    AlpacaEvalJudge,
     client_config,
     write_annotator_config,
 )
@@ -150,7 +150,7 @@ def test_missing_df_gamed_file_is_an_error(files, capsys, shared_data):
 
 
 def test_annotator_config(tmp_path):
-    official = JudgeSettings()
+    official = AlpacaEvalJudge()
     path = write_annotator_config(official, tmp_path / official.slug)
     cfg = yaml.safe_load(path.read_text())
     assert list(cfg) == [OFFICIAL_ANNOTATOR] and official.slug == "openai--gpt-4-1106-preview"
@@ -166,14 +166,14 @@ def test_annotator_config(tmp_path):
         "denominator_tokens": ["m", "M"],
         "is_binarize": False,
     }
-    local = JudgeSettings(judge_model="meta-llama/Llama-3-70B-Instruct", base_url="http://h:8000/v1")
+    local = AlpacaEvalJudge(judge_model="meta-llama/Llama-3-70B-Instruct", base_url="http://h:8000/v1")
     assert local.slug == "local--meta-llama_Llama-3-70B-Instruct"
     assert local.annotator_name != OFFICIAL_ANNOTATOR  # another judge never shares annotations
 
 
 def test_client_config_is_private_and_keyless(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "outer-key")
-    judge = JudgeSettings(base_url="http://127.0.0.1:1234/v1", api_key_env="MY_JUDGE_KEY")
+    judge = AlpacaEvalJudge(base_url="http://127.0.0.1:1234/v1", api_key_env="MY_JUDGE_KEY")
     with client_config(judge, "sk-test-secret-123456") as path:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         text = path.read_text()
@@ -221,14 +221,20 @@ def test_key_reaches_the_judge_but_no_file(shared_data, tmp_path, monkeypatch):
 
 def test_journal_survives_a_cut_line(tmp_path):
     path = tmp_path / "judgments.jsonl"
-    journal = Journal(path)
-    journal.append("k1", "judge", {"text": "m"}, 0.01, 0.1)
+
+    def entry(key, text, price, seconds):
+        return {"key": key, "judge": "judge", "completion": {"text": text}, "price": price, "time": seconds}
+
+    journal = judge_journal(tmp_path)
+    journal.append(entry("k1", "m", 0.01, 0.1))
+    journal.close()
     with open(path, "a") as fh:
         fh.write('{"key": "k2", "judge": "judge", "compl')  # a kill mid-line
-    again = Journal(path)
-    assert set(again.entries) == {"k1"}
-    again.append("k3", "judge", {"text": "M"}, 0.0, 0.0)
-    assert set(Journal(path).entries) == {"k1", "k3"}
+    again = judge_journal(tmp_path)
+    assert set(again.records) == {"k1"}
+    again.append(entry("k3", "M", 0.0, 0.0))
+    again.close()
+    assert set(judge_journal(tmp_path).records) == {"k1", "k3"}
 
 
 def test_valid_preference():

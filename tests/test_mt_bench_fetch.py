@@ -66,11 +66,11 @@ def test_mt_bench_stage_status(section, env, on, words):
 
 
 def test_mt_bench_and_lmeval_cli_args():
-    cfg = {**CONFIG, "mt_bench": {"judge_model": "meta/judge 70b", "base_url": "http://h/v1", "parallel": 3}}
+    cfg = {**CONFIG, "mt_bench": {"judge_model": "meta/judge 70b", "base_url": "http://h/v1", "concurrency": 3}}
     assert answer_cli_args(cfg, "p") == (
         "--backend transformers --max-new-tokens 1024 --stop-token-ids 7 --trust-remote-code"
     )
-    assert judge_cli_args(cfg).endswith("--judge-base-url http://h/v1 --parallel 3")
+    assert judge_cli_args(cfg).endswith("--judge-base-url http://h/v1 --concurrency 3")
     assert "--judge-model 'meta/judge 70b'" in judge_cli_args(cfg)
     assert (
         judgment_file(cfg, "p_alpha0.0")

@@ -192,7 +192,7 @@ def test_known_scores_turns_and_overall(tmp_path, shared_data, questions, key_en
     ]
     out = tmp_path / "judgment" / "gpt-4_single.jsonl"
     with FakeJudge(questions) as judge:
-        assert main(judge_argv(shared_data, answers, out, judge.url, "--parallel", "4")) == 0
+        assert main(judge_argv(shared_data, answers, out, judge.url, "--concurrency", "4")) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == len(judge.requests) == 2 * 80 * 2
     assert max(judge.keys.values()) == 1
@@ -277,8 +277,8 @@ def test_resume_after_kill_requests_nothing_twice(tmp_path, shared_data, questio
     out = tmp_path / "j.jsonl"
     env = {**os.environ, "EXPO_TEST_JUDGE_KEY": KEY, "HF_HUB_OFFLINE": "1"}
     with FakeJudge(questions, delay=0.03) as judge:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "expo", *judge_argv(shared_data, answers, out, judge.url)],
+        proc = subprocess.Popen(  # one request in flight: at most one is lost to the kill
+            [sys.executable, "-m", "expo", *judge_argv(shared_data, answers, out, judge.url, "--concurrency", "1")],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -314,7 +314,7 @@ def test_zephyr_answers_give_fastchat_records(tmp_path, shared_data, questions, 
     out = tmp_path / "gpt-4_single.jsonl"
     with FakeJudge(questions) as judge:
         assert (
-            main(judge_argv(shared_data, sorted(ma.glob("*.jsonl")), out, judge.url, "--parallel", "2")) == 0
+            main(judge_argv(shared_data, sorted(ma.glob("*.jsonl")), out, judge.url, "--concurrency", "2")) == 0
         )
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert {r["model"] for r in records} == {"zephyr-7b-beta", "zephyr-7b-beta-ExPO"}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from expo.benchmarks.judge_client import JudgeSettings
+from expo.commands._flags import field_default
+
 
 def judge_stage_status(
     label: str, section: str, cfg: Mapping, environ: Mapping[str, str] | None = None
@@ -28,6 +31,18 @@ def judge_stage_status(
     return False, f"{label} stage left out: {why}"
 
 
+def judge_defaults(judge: JudgeSettings, request_cls) -> dict:
+    """The config section defaults a judge stage shares, from its judge class and request dataclass."""
+    return {
+        "enabled": "auto",
+        "judge_model": judge.judge_model,
+        "base_url": judge.base_url,
+        "api_key_env": judge.api_key_env,
+        "max_failed_fraction": field_default(request_cls, "max_failed_fraction"),
+        "concurrency": judge.concurrency,
+    }
+
+
 def judge_cli_flags(cfg: Mapping) -> list[str]:
     """The judge flags shared by `expo alpaca-eval` and `expo mt-bench-judge` (the key's variable name only)."""
     flags = [
@@ -40,4 +55,4 @@ def judge_cli_flags(cfg: Mapping) -> list[str]:
     ]
     if cfg["base_url"]:
         flags += ["--judge-base-url", cfg["base_url"]]
-    return flags
+    return [*flags, "--concurrency", str(cfg["concurrency"])]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from expo.benchmarks.alpaca_eval.judge import AlpacaEvalJudge
+from expo.benchmarks.alpaca_eval.request import AlpacaEvalRequest
+from expo.commands._flags import add_judge_arguments, field_default, judge_from_args
+
 NAME = "alpaca-eval"
 HELP = (
     "Judge one model's AlpacaEval outputs against the reference with alpaca_eval "
@@ -23,18 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--outputs-copy", default=None, help="also write the outputs with generator = name here"
     )
-    parser.add_argument("--judge-model", default="gpt-4-1106-preview", help="judge model name")
-    parser.add_argument(
-        "--judge-base-url",
-        default=None,
-        help="OpenAI-compatible base URL (e.g. http://host:8000/v1); default OpenAI",
-    )
-    parser.add_argument(
-        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the judge API key"
-    )
     parser.add_argument(
         "--cache-dir",
-        default="resources/alpaca_eval_cache",
+        default=field_default(AlpacaEvalRequest, "cache_dir"),
         help="judgment journal root; one subdirectory per judge",
     )
     parser.add_argument(
@@ -47,34 +42,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the outputs may answer only the first N reference instructions (a prompt limit; no LC then)",
     )
-    parser.add_argument(
-        "--max-failed-fraction", type=float, default=0.0, help="fail when more judgments than this fail"
-    )
-    parser.add_argument("--concurrency", type=int, default=8, help="judge requests in flight")
-    parser.add_argument("--request-timeout", type=float, default=120.0, help="seconds per judge request")
+    add_judge_arguments(parser, AlpacaEvalJudge, AlpacaEvalRequest)
 
 
 def run(args: argparse.Namespace) -> int:
-    from expo.benchmarks.alpaca_eval import JudgeSettings, run_alpaca_eval
+    from expo.benchmarks.alpaca_eval.runner import run as alpaca_eval
 
-    judge = JudgeSettings(
-        judge_model=args.judge_model,
-        base_url=args.judge_base_url or None,
-        api_key_env=args.api_key_env,
-        request_timeout_s=args.request_timeout,
-    )
-    result = run_alpaca_eval(
-        model_outputs=args.model_outputs,
-        reference=args.reference,
-        out_dir=args.out,
-        judge=judge,
-        name=args.name,
-        cache_dir=args.cache_dir,
-        df_gamed=args.df_gamed,
-        max_failed_fraction=args.max_failed_fraction,
-        concurrency=args.concurrency,
-        outputs_copy=args.outputs_copy,
-        allow_prefix=args.allow_prefix,
+    result = alpaca_eval(
+        AlpacaEvalRequest(
+            model_outputs=args.model_outputs,
+            reference=args.reference,
+            out_dir=args.out,
+            judge=judge_from_args(args, AlpacaEvalJudge),
+            name=args.name,
+            cache_dir=args.cache_dir,
+            df_gamed=args.df_gamed,
+            max_failed_fraction=args.max_failed_fraction,
+            outputs_copy=args.outputs_copy,
+            allow_prefix=args.allow_prefix,
+        )
     )
     row = result.leaderboard
     print(

@@ -4,45 +4,33 @@ from __future__ import annotations
 
 import argparse
 
+from expo.commands._flags import add_model_arguments, add_sampling_arguments, add_seed_and_length_arguments
+from expo.generation.run import GenerateRequest
+from expo.generation.sampling import SamplingSettings
+
 NAME = "generate"
 HELP = "generate one response per prompt (UltraFeedback JSONL or AlpacaEval JSON outputs), resumable"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model directory (Hugging Face format)")
+    add_model_arguments(parser, GenerateRequest)
     parser.add_argument(
         "--prompts", required=True, help="prompt file: JSONL with prompt/instruction, or JSON list"
     )
     parser.add_argument(
         "--out", required=True, help="outputs file (.jsonl = UltraFeedback, .json = AlpacaEval)"
     )
-    parser.add_argument("--backend", choices=["vllm", "transformers"], default="vllm")
     parser.add_argument(
         "--format", choices=["ultrafeedback", "alpaca"], help="default: by the --out extension"
     )
     parser.add_argument("--generator", help="AlpacaEval 'generator' name (default: the model dir name)")
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--top-k", type=int, default=50)
-    parser.add_argument("--top-p", type=float, default=0.9)
-    parser.add_argument("--presence-penalty", type=float, default=0.1)
-    parser.add_argument("--frequency-penalty", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--max-new-tokens", type=int, default=2048)
-    parser.add_argument("--stop-token-ids", type=int, nargs="*", default=[], help="extra stop token ids")
-    parser.add_argument("--trust-remote-code", action="store_true")
-    parser.add_argument("--chat-template", help="Jinja chat template file for models without one")
-    parser.add_argument(
-        "--batch-size", type=int, help="prompts per batch / progress flush (vllm 1024, transformers 8)"
-    )
-    parser.add_argument(
-        "--tensor-parallel-size", type=int, help="vLLM only (default: number of visible GPUs)"
-    )
+    add_sampling_arguments(parser, SamplingSettings)
+    add_seed_and_length_arguments(parser, SamplingSettings)
     parser.add_argument("--limit", type=int, help="only the first N prompts")
 
 
 def run(args: argparse.Namespace) -> int:
-    from expo.generation.run import GenerateRequest, generate
-    from expo.generation.sampling import SamplingSettings
+    from expo.generation.run import generate
 
     sampling = SamplingSettings(
         temperature=args.temperature,

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import argparse
 
+from expo.benchmarks.mt_bench.requests import AnswerRequest
+from expo.commands._flags import add_model_arguments, add_seed_and_length_arguments
+
 NAME = "mt-bench-answer"
 HELP = "generate MT-Bench answers (FastChat format, per-category temperatures) with the model's chat template"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model directory (Hugging Face format)")
+    add_model_arguments(parser, AnswerRequest)
     parser.add_argument("--questions", required=True, help="MT-Bench question.jsonl")
     parser.add_argument("--out", required=True, help="answer file model_answer/<model-id>.jsonl")
     parser.add_argument("--model-id", required=True, help="model_id written in each record (the file stem)")
-    parser.add_argument("--backend", default="vllm", help="vllm (GPU) or transformers")
-    parser.add_argument("--max-new-tokens", type=int, default=1024, help="FastChat's default 1024")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--batch-size", type=int, help="prompts per batch (vllm: all, transformers: 8)")
-    parser.add_argument("--trust-remote-code", action="store_true")
-    parser.add_argument("--chat-template", help="Jinja chat template file for models without one")
-    parser.add_argument("--stop-token-ids", type=int, nargs="*", default=[], help="extra stop token ids")
-    parser.add_argument("--tensor-parallel-size", type=int, help="vLLM only")
+    add_seed_and_length_arguments(parser, AnswerRequest)
 
 
 def run(args: argparse.Namespace) -> int:
-    from expo.benchmarks.mt_bench.answers import AnswerRequest, generate_answers
+    from expo.benchmarks.mt_bench.answers import run as answer
 
-    generate_answers(
+    answer(
         AnswerRequest(
             model=args.model,
             questions=args.questions,

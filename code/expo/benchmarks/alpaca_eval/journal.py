@@ -2,8 +2,8 @@
 
 alpaca_eval's own annotation cache rewrites one JSON file after every chunk of annotations (128 rows by
 default), not atomically; a kill loses the chunk in flight and can truncate the whole file. Instead, every
-judge completion is appended to ``judgments.jsonl`` as soon as it arrives (one ``write`` per line under an
-exclusive ``flock``, so concurrent runs sharing the judge can append too). A line is keyed by the SHA-256 of
+judge completion is appended to ``judgments.jsonl`` as soon as it arrives (``expo.io.journal``: whole fsynced
+lines under an exclusive ``flock``, so concurrent runs sharing the judge can append too). A line is keyed by the SHA-256 of
 the exact request (judge model, decoding settings, prompt with the two outputs in the order the judge sees
 them), i.e. by instruction + output_1 + output_2 + annotator, and holds the raw completion, which the
 annotator parses again on reuse. Only completions that parse into a valid preference are written: a failed
@@ -12,12 +12,11 @@ judgment (garbage, empty after retries) is retried on the next run instead of st
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import math
-import threading
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
+
+from expo.io.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -53,51 +54,11 @@ def is_valid_preference(values: Any) -> bool:
     return math.isfinite(v) and 1.0 <= v <= 2.0
 
 
-class Journal:
-    """Append-only JSONL of ``{"key", "judge", "completion", "price", "time"}``; loaded once per run."""
+def judge_journal(judge_dir: str | os.PathLike) -> Journal:
+    """The judge's journal ``<judge_dir>/judgments.jsonl`` (``expo.io.journal``), records keyed by ``key``.
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self.entries: dict[str, dict] = {}
-        self.n_written = 0
-        self._load()
-
-    def _load(self) -> None:
-        if not self.path.is_file():
-            return
-        bad = 0
-        with open(self.path, "rb") as fh:
-            data = fh.read()
-        for line in data.split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                self.entries[entry["key"]] = entry
-            except (ValueError, KeyError, TypeError):
-                bad += 1  # a line cut by a kill mid-write (only possible at the end): judged again
-        if bad:
-            log.warning("judge journal %s: ignored %d unreadable line(s) (cut by a kill?)", self.path, bad)
-        if data and not data.endswith(b"\n"):
-            with open(self.path, "ab") as fh:  # never glue the next line onto a cut one
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                fh.write(b"\n")
-
-    def get(self, key: str) -> dict | None:
-        return self.entries.get(key)
-
-    def append(self, key: str, judge: str, completion: dict, price: float, seconds: float) -> None:
-        entry = {"key": key, "judge": judge, "completion": completion, "price": price, "time": seconds}
-        line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        with self._lock, open(self.path, "ab") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.write(line)
-            fh.flush()
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            self.entries[key] = entry
-            self.n_written += 1
+    Lenient: a line that cannot be read is skipped (judged again), never an error."""
+    return Journal(journal_path(judge_dir), key=lambda entry: entry["key"], strict=False, what="judge journal")
 
 
 class JournaledCompletions:
@@ -138,7 +99,9 @@ class JournaledCompletions:
         price = float(out["price_per_example"][0] or 0.0)
         seconds = time.monotonic() - start
         if isinstance(completion, dict) and self._valid(completion):
-            self.journal.append(key, self.judge_name, completion, price, seconds)
+            self.journal.append(
+                {"key": key, "judge": self.judge_name, "completion": completion, "price": price, "time": seconds}
+            )
         return completion, price, seconds
 
     def __call__(self, prompts: list[str], **kwargs) -> dict[str, list]:
@@ -193,5 +156,5 @@ class JournaledCompletions:
             raise first_error
 
 
-def journal_path(judge_dir: Path) -> Path:
+def journal_path(judge_dir: str | os.PathLike) -> Path:
     return Path(judge_dir) / "judgments.jsonl"

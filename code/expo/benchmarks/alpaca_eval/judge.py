@@ -1,4 +1,6 @@
-"""The AlpacaEval judge: settings, per-judge annotator config, OpenAI client config, API key and reachability.
+"""The AlpacaEval judge: its settings (defaults), per-judge annotator config and the openai client config.
+
+Key, reachability and the settings' fields are the shared judge client's (``expo.benchmarks.judge_client``).
 
 The annotator reproduces ``weighted_alpaca_eval_gpt4_turbo`` (alpaca_eval 0.6.6) with the judge model swapped
 in: the packaged ``alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt`` prompt (absolute path, checked to exist:
@@ -8,25 +10,22 @@ alpaca_eval silently uses a missing *relative* template path as the prompt text)
 The OpenAI client is configured by a YAML file that alpaca_eval reads per request (``client_config_path``,
 the same format as ``OPENAI_CLIENT_CONFIG_PATH``): written to a private 0600 temp file for the run, it holds
 the base URL, timeout and retries, never the key. The key is read from the environment variable named by
-``api_key_env`` and handed to the client through ``OPENAI_API_KEY`` in this process only, for the run.
+``api_key_env`` (``resolve_api_key``) and handed to the client through ``OPENAI_API_KEY`` in this process only, for the run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import re
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from expo.benchmarks.judge_client import KEYLESS_PLACEHOLDER, JudgeSettings
 from expo.errors import ExpoError
 from expo.io.atomic import write_text
 
@@ -34,28 +33,17 @@ log = logging.getLogger(__name__)
 
 OFFICIAL_JUDGE = "gpt-4-1106-preview"
 OFFICIAL_ANNOTATOR = "weighted_alpaca_eval_gpt4_turbo"
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 PROMPT_TEMPLATE = ("evaluators_configs", "alpaca_eval_clf_gpt4_turbo", "alpaca_eval_clf.txt")
-KEYLESS_PLACEHOLDER = (
-    "EMPTY"  # what local OpenAI-compatible servers (vLLM) accept when started without --api-key
-)
 
 
 @dataclass(frozen=True)
-class JudgeSettings:
-    """Who judges: a model name, an optional OpenAI-compatible base URL, the env var holding the API key."""
+class AlpacaEvalJudge(JudgeSettings):
+    """The AlpacaEval judge; defaults: the paper's GPT-4-Turbo judge on OpenAI, 3 retries, 8 in flight."""
 
     judge_model: str = OFFICIAL_JUDGE
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
     request_timeout_s: float = 120.0
     max_retries: int = 3
-
-    @property
-    def slug(self) -> str:
-        """Directory name of this judge's cache: ``openai--<model>`` or ``local--<model>`` (any base URL)."""
-        model = re.sub(r"[^A-Za-z0-9._-]+", "_", self.judge_model.strip("/")).strip("_") or "judge"
-        return f"{'local' if self.base_url else 'openai'}--{model}"
+    concurrency: int = 8
 
     @property
     def annotator_name(self) -> str:
@@ -86,7 +74,7 @@ def packaged_prompt_template() -> Path:
     return path
 
 
-def annotator_config(judge: JudgeSettings) -> dict:
+def annotator_config(judge: AlpacaEvalJudge) -> dict:
     """configs.yaml content: weighted_alpaca_eval_gpt4_turbo semantics with this judge's model name."""
     return {
         judge.annotator_name: {
@@ -112,7 +100,7 @@ def annotator_config(judge: JudgeSettings) -> dict:
     }
 
 
-def write_annotator_config(judge: JudgeSettings, judge_dir: Path) -> Path:
+def write_annotator_config(judge: AlpacaEvalJudge, judge_dir: Path) -> Path:
     """Write ``<judge_dir>/annotator/configs.yaml`` (same content every run: concurrent runs may share it)."""
     path = judge_dir / "annotator" / "configs.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,67 +111,15 @@ def write_annotator_config(judge: JudgeSettings, judge_dir: Path) -> Path:
     return path
 
 
-def resolve_api_key(judge: JudgeSettings) -> str | None:
-    """The API key from the named env var; required for OpenAI itself, optional for a base URL."""
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", judge.api_key_env or ""):
-        raise ExpoError(f"--api-key-env {judge.api_key_env!r} is not an environment variable name")
-    key = os.environ.get(judge.api_key_env) or None
-    if key is None and not judge.base_url:
-        raise ExpoError(
-            f"no API key: environment variable {judge.api_key_env} is not set (needed for the OpenAI judge "
-            f"{judge.judge_model}; or give --judge-base-url for an OpenAI-compatible server)"
-        )
-    return key
-
-
-def redact(text: str, key: str | None) -> str:
-    """Remove the API key (and anything shaped like an OpenAI key) from a message."""
-    if key:
-        text = text.replace(key, "<redacted>")
-    return re.sub(r"sk-[A-Za-z0-9_*\-]{6,}", "sk-<redacted>", text)
-
-
-def probe(judge: JudgeSettings, key: str | None, timeout_s: float = 5.0) -> None:
-    """GET <base_url>/models: fail fast (one line) when the judge server is unreachable or lacks the model."""
-    if not judge.base_url:
-        return
-    url = judge.base_url.rstrip("/") + "/models"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key or KEYLESS_PLACEHOLDER}"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            body = response.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise ExpoError(
-                f"judge at {judge.base_url} refused the API key (HTTP {exc.code}; key from ${judge.api_key_env})"
-            ) from None
-        log.warning(
-            "judge probe %s answered HTTP %s; going on (the server may not list models)", url, exc.code
-        )
-        return
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ExpoError(f"judge at {judge.base_url} is unreachable ({url}: {reason})") from None
-    try:
-        served = [m.get("id") for m in json.loads(body).get("data", [])]
-    except (ValueError, AttributeError):
-        log.warning("judge probe %s: unexpected answer, not a model list; going on", url)
-        return
-    if served and judge.judge_model not in served:
-        raise ExpoError(
-            f"judge at {judge.base_url} does not serve model {judge.judge_model!r} (it serves: {', '.join(map(str, served))})"
-        )
-
-
 @contextlib.contextmanager
-def client_config(judge: JudgeSettings, key: str | None) -> Iterator[Path]:
+def client_config(judge: AlpacaEvalJudge, key: str | None) -> Iterator[Path]:
     """A private (0600) client YAML for the run, and OPENAI_API_KEY set from the named env var meanwhile.
 
     The YAML holds base URL, timeout and retries only; the key reaches the openai client through this
     process's environment and is restored/removed afterwards.
     """
     entry = {
-        "base_url": judge.base_url or OPENAI_BASE_URL,
+        "base_url": judge.endpoint,
         "timeout": judge.request_timeout_s,
         "max_retries": judge.max_retries,
     }

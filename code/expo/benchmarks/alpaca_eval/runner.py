@@ -24,24 +24,16 @@ from expo.benchmarks.alpaca_eval.inputs import (
     load_outputs,
     renamed,
 )
-from expo.benchmarks.alpaca_eval.journal import Journal, JournaledCompletions, journal_path
-from expo.benchmarks.alpaca_eval.judge import (
-    JudgeSettings,
-    client_config,
-    probe,
-    redact,
-    require_alpaca_eval,
-    resolve_api_key,
-    write_annotator_config,
-)
+from expo.benchmarks.alpaca_eval.journal import JournaledCompletions, judge_journal
+from expo.benchmarks.alpaca_eval.judge import client_config, require_alpaca_eval, write_annotator_config
 from expo.benchmarks.alpaca_eval.length_control import make_metric, resolve_df_gamed
+from expo.benchmarks.alpaca_eval.request import AlpacaEvalRequest
+from expo.benchmarks.judge_client import JudgeClient, redact, resolve_api_key
 from expo.errors import ExpoError
 from expo.io.atomic import atomic_file, write_json
+from expo.io.journal import Journal
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CACHE_DIR = Path("resources/alpaca_eval_cache")
-
 
 @dataclass
 class AlpacaEvalResult:
@@ -123,60 +115,47 @@ def _one_line(exc: BaseException, key: str | None) -> str:
     return redact(f"{type(exc).__name__}: {text[:300]}", key)
 
 
-def run_alpaca_eval(
-    model_outputs: str | Path,
-    reference: str | Path,
-    out_dir: str | Path,
-    judge: JudgeSettings | None = None,
-    name: str | None = None,
-    cache_dir: str | Path = DEFAULT_CACHE_DIR,
-    df_gamed: str | Path | None = None,
-    max_failed_fraction: float = 0.0,
-    concurrency: int = 8,
-    outputs_copy: str | Path | None = None,
-    allow_prefix: bool = False,
-) -> AlpacaEvalResult:
-    """Judge ``model_outputs`` against ``reference`` with AlpacaEval 2.0 and write the results to ``out_dir``."""
-    judge = judge or JudgeSettings()
-    out_dir = Path(out_dir)
+def run(req: AlpacaEvalRequest) -> AlpacaEvalResult:
+    """Judge the model outputs against the reference with AlpacaEval 2.0 and write the results to ``out_dir``."""
+    judge = req.judge
+    out_dir = Path(req.out_dir)
+    max_failed_fraction = req.max_failed_fraction
     if not 0.0 <= max_failed_fraction <= 1.0:
         raise ExpoError(f"--max-failed-fraction {max_failed_fraction} is not in [0, 1]")
-    if concurrency < 1:
-        raise ExpoError(f"--concurrency {concurrency} must be at least 1")
 
     require_alpaca_eval()
 
     # 1. inputs
-    ref = load_outputs(reference, "reference")
+    ref = load_outputs(req.reference, "reference")
     check_reference(ref)
-    model = load_outputs(model_outputs, "model outputs")
-    name = name or model.generator
+    model = load_outputs(req.model_outputs, "model outputs")
+    name = req.name or model.generator
     if not name.strip():
         raise ExpoError("--name is empty")
-    ref = check_matches_reference(model, ref, name, allow_prefix)
+    ref = check_matches_reference(model, ref, name, req.allow_prefix)
     model_records = renamed(model, name)
 
     # 2. judge and LC data, before any judging
     key = resolve_api_key(judge)
-    probe(judge, key)
-    gamed = resolve_df_gamed(df_gamed)
+    JudgeClient(judge, key).probe()
+    gamed = resolve_df_gamed(req.df_gamed)
     if gamed.reason:
         log.warning("length-controlled win rate unavailable: %s", gamed.reason)
 
     import pandas as pd
     from alpaca_eval import evaluate
 
-    judge_dir = Path(cache_dir) / judge.slug
+    judge_dir = Path(req.cache_dir) / judge.slug
     config_path = write_annotator_config(judge, judge_dir)
-    journal = Journal(journal_path(judge_dir))
+    journal = judge_journal(judge_dir)
     log.info(
         "judge %s (%s), %d judgments journaled in %s",
         judge.judge_model,
-        judge.base_url or "OpenAI",
-        len(journal.entries),
+        judge.host,
+        len(journal.records),
         journal.path,
     )
-    Annotator = _annotator_class(journal, concurrency)
+    Annotator = _annotator_class(journal, judge.concurrency)
     metric = make_metric(gamed, len(ref.records))
 
     # 3. judging through the official evaluate()
@@ -207,11 +186,13 @@ def run_alpaca_eval(
     except ExpoError:
         raise
     except Exception as exc:  # noqa: BLE001 - judge/API failures become one line; the journal keeps progress
+        journal.close()
         done = journal.n_written
         raise ExpoError(
             f"judging {name} with {judge.judge_model} failed: {_one_line(exc, key)} "
             f"({done} new judgments kept in {journal.path}; a rerun resumes)"
         ) from None
+    journal.close()
     wrappers = Annotator.wrappers
     n_requests = sum(w.n_requests for w in wrappers)
     n_reused = sum(w.n_reused for w in wrappers)
@@ -235,11 +216,12 @@ def run_alpaca_eval(
     df_leaderboard["n_failed"] = n_failed
     df_leaderboard["judge"] = judge.judge_model
     df_leaderboard["annotator"] = judge.annotator_name
+    df_leaderboard["judge_host"] = judge.host
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
-    if outputs_copy is not None:
-        write_json(outputs_copy, model_records)
-        files.append(Path(outputs_copy))
+    if req.outputs_copy is not None:
+        write_json(req.outputs_copy, model_records)
+        files.append(Path(req.outputs_copy))
     with atomic_file(out_dir / "annotations.json") as fh:
         rows.to_json(fh, orient="records", indent=2, force_ascii=False)
         fh.write("\n")

@@ -11,23 +11,21 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
-from expo.benchmarks.judge_stage import judge_cli_flags, judge_stage_status
+from expo.benchmarks.alpaca_eval.judge import AlpacaEvalJudge
+from expo.benchmarks.alpaca_eval.request import AlpacaEvalRequest
+from expo.benchmarks.judge_stage import judge_cli_flags, judge_defaults, judge_stage_status
+from expo.commands._flags import field_default
 
 RESOURCE_DIR = "resources/alpaca_eval"
 HUB_PATHS = {
     "reference": f"{RESOURCE_DIR}/alpaca_eval_gpt4_baseline.json",
     "df_gamed": f"{RESOURCE_DIR}/df_gamed.csv",
 }
-DEFAULTS = {
-    "enabled": "auto",
-    "judge_model": "gpt-4-1106-preview",
-    "base_url": None,
-    "api_key_env": "OPENAI_API_KEY",
-    "max_failed_fraction": 0.0,
-    "concurrency": 8,
+DEFAULTS = {  # judge and run defaults from the stage's dataclasses; hub = a localrule downloads the file
+    **judge_defaults(AlpacaEvalJudge(), AlpacaEvalRequest),
     "reference": "hub",
     "df_gamed": "hub",
-    "cache_dir": "resources/alpaca_eval_cache",
+    "cache_dir": field_default(AlpacaEvalRequest, "cache_dir"),
 }
 
 
@@ -51,7 +49,7 @@ def resource_path(config: Mapping, what: str) -> str | None:
 def alpaca_eval_cli_args(config: Mapping) -> str:
     """Flags of `expo alpaca-eval` from config (files and names are added by the rule)."""
     cfg = settings(config)
-    args = [*judge_cli_flags(cfg), "--concurrency", str(cfg["concurrency"]), "--cache-dir", cfg["cache_dir"]]
+    args = [*judge_cli_flags(cfg), "--cache-dir", cfg["cache_dir"]]
     df_gamed = resource_path(config, "df_gamed")
     args += ["--df-gamed", df_gamed if df_gamed is not None else "none"]
     limit = ((config.get("prompts") or {}).get("alpaca_eval") or {}).get("limit")

@@ -2,6 +2,8 @@
 
 FastChat 0.2.36's judging logic is reimplemented against a modern OpenAI-compatible HTTP API (see
 ``run_judge``'s docstring for why); tests prove prompt, request, score parse and records match FastChat's.
+Stages: ``answers.run(AnswerRequest)`` and ``run_judge.run(JudgeRequest)`` (requests and the judge's
+defaults in ``requests``; the judge client is the shared ``expo.benchmarks.judge_client``).
 
 Submodules are imported on use (the DAG imports ``workflow_args`` at parse time and must stay light).
 """

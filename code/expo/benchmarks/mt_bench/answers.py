@@ -11,8 +11,9 @@ template; unknown ids fall back to ``one_shot``); here the prompt is the **token
 model directory (the template the models were aligned with, the one vLLM and the paper's generation use).
 Each record says so in ``expo.chat_template`` ("tokenizer chat_template of <dir>", with its SHA-256).
 
-Backends are expo.generation's (vLLM on GPU, transformers on CPU); sampling top_p 1, no top_k, no penalties
-(FastChat passes only temperature). Finished turns go to a journal ``<out>.partial.jsonl`` so a killed run
+Backends are expo.generation's (vLLM on GPU, transformers on CPU), loaded once; each temperature group sets
+its sampling through the generator's ``set_sampling`` (top_p 1, no top_k, no penalties: FastChat passes only
+temperature). Finished turns go to a journal (``expo.io.journal``) ``<out>.partial.jsonl`` so a killed run
 resumes; the answer file is written atomically at the end and the journal removed.
 """
 
@@ -23,17 +24,18 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from expo.benchmarks.mt_bench.data import category_temperature, load_questions
+from expo.benchmarks.mt_bench.requests import AnswerRequest
 from expo.errors import ExpoError
+from expo.generation.run import load_generator
 from expo.generation.sampling import SamplingSettings
 from expo.generation.templating import check_model_dir, conversation_ids, load_chat_tokenizer
 from expo.io.atomic import write_jsonl
-from expo.io.records import read_jsonl
+from expo.io.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +43,8 @@ GREEDY_BELOW = 1e-4
 BACKENDS = ("vllm", "transformers")
 
 
-@dataclass
-class AnswerRequest:
-    model: str
-    questions: str
-    out: str
-    model_id: str
-    backend: str = "vllm"
-    max_new_tokens: int = 1024
-    seed: int = 42
-    batch_size: int | None = None
-    trust_remote_code: bool = False
-    chat_template: str | None = None
-    stop_token_ids: tuple[int, ...] = ()
-    tensor_parallel_size: int | None = None
-
-
 def sampling_for(temperature: float, req: AnswerRequest) -> SamplingSettings:
+    """FastChat's sampling for a category temperature: greedy below 1e-4, top_p 1, no top_k, no penalties."""
     return SamplingSettings(
         temperature=temperature if temperature >= GREEDY_BELOW else 0.0,
         top_k=-1,
@@ -68,42 +55,6 @@ def sampling_for(temperature: float, req: AnswerRequest) -> SamplingSettings:
         max_new_tokens=req.max_new_tokens,
         stop_token_ids=tuple(req.stop_token_ids),
     )
-
-
-class _Backend:
-    """One loaded expo.generation backend whose sampling settings change per temperature group."""
-
-    def __init__(self, req: AnswerRequest, tokenizer):
-        first = sampling_for(0.0, req)
-        if req.backend == "vllm":
-            from expo.generation.vllm_backend import VllmGenerator
-
-            self.gen = VllmGenerator(req.model, first, req.tensor_parallel_size, req.trust_remote_code)
-        else:
-            from expo.generation.transformers_backend import TransformersGenerator
-
-            self.gen = TransformersGenerator(req.model, tokenizer, first, req.trust_remote_code)
-
-    def use(self, settings: SamplingSettings) -> None:
-        # TODO(lead): a set_sampling() method on the generation backends would replace this adapter.
-        self.gen.settings = settings
-        if hasattr(self.gen, "sampling_params"):
-            from vllm import SamplingParams
-
-            self.gen.sampling_params = SamplingParams(
-                n=1,
-                temperature=settings.temperature,
-                top_k=settings.top_k,
-                top_p=settings.top_p,
-                presence_penalty=0.0,
-                frequency_penalty=0.0,
-                seed=settings.seed,
-                max_tokens=settings.max_new_tokens,
-                stop_token_ids=list(settings.stop_token_ids) or None,
-            )
-
-    def generate(self, batch_ids: list[list[int]], batch_index: int) -> list[str]:
-        return [c.text.strip() for c in self.gen.generate(batch_ids, batch_index)]
 
 
 def _template_note(model_dir: str, tokenizer, override: str | None) -> dict:
@@ -120,11 +71,11 @@ def _answer_id(model_id: str, qid, turns: list[str]) -> str:
     return hashlib.sha256(json.dumps([model_id, qid, turns]).encode()).hexdigest()[:22]
 
 
-def _journal(out: Path) -> Path:
+def journal_path(out: Path) -> Path:
     return Path(f"{out}.partial.jsonl")
 
 
-def generate_answers(req: AnswerRequest) -> Path:
+def run(req: AnswerRequest) -> Path:
     """Answer every question's turns; write the FastChat answer file atomically; return its path."""
     if req.backend not in BACKENDS:
         raise ExpoError(f"unknown backend {req.backend!r} (choose from {', '.join(BACKENDS)})")
@@ -152,37 +103,33 @@ def generate_answers(req: AnswerRequest) -> Path:
         "seed": req.seed,
         **note,
     }
-
-    journal = _journal(out)
-    done: dict[tuple, str] = {}
-    if journal.exists():
-        rows = read_jsonl(journal, allow_partial_last_line=True)
-        if rows and rows[0].get("header") == header:
-            done = {(r["question_id"], r["turn"]): r["text"] for r in rows[1:] if "text" in r}
-        else:
-            journal.unlink()
-    if not journal.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        journal.write_text(json.dumps({"header": header}) + "\n", encoding="utf-8")
+    journal = Journal(
+        journal_path(out),
+        key=lambda r: (r["question_id"], r["turn"]),
+        header=header,
+        parse=lambda r: str(r["text"]),
+        what="answer journal",
+    )
+    done = journal.records
 
     n_turns = max(len(q["turns"]) for q in questions)
     batch_size = req.batch_size or (len(questions) if req.backend == "vllm" else 8)
     total = sum(len(q["turns"]) for q in questions)
-    backend = None
+    generator = None
     batch_index = 0
-    with (
-        open(journal, "a", encoding="utf-8") as jfh,
-        tqdm(total=total, initial=len(done), desc="mt-bench answers", unit="turn") as bar,
-    ):
+    with journal, tqdm(total=total, initial=len(done), desc="mt-bench answers", unit="turn") as bar:
         for turn in range(1, n_turns + 1):
             by_temp: dict[float, list[dict]] = {}
             for q in questions:
                 if len(q["turns"]) >= turn and (q["question_id"], turn) not in done:
                     by_temp.setdefault(category_temperature(q["category"]), []).append(q)
             for temperature, group in sorted(by_temp.items()):
-                if backend is None:
-                    backend = _Backend(req, tokenizer)
-                backend.use(sampling_for(temperature, req))
+                settings = sampling_for(temperature, req)
+                if generator is None:
+                    generator = load_generator(
+                        req.backend, req.model, tokenizer, settings, req.tensor_parallel_size, req.trust_remote_code
+                    )
+                generator.set_sampling(settings)
                 for start in range(0, len(group), batch_size):
                     batch = group[start : start + batch_size]
                     ids = []
@@ -195,15 +142,14 @@ def generate_answers(req: AnswerRequest) -> Path:
                             ]
                         messages.append({"role": "user", "content": q["turns"][turn - 1]})
                         ids.append(conversation_ids(tokenizer, messages))
-                    texts = backend.generate(ids, batch_index)
+                    completions = generator.generate(ids, batch_index)
                     batch_index += 1
-                    for q, text in zip(batch, texts, strict=True):
-                        done[(q["question_id"], turn)] = text
-                        jfh.write(
-                            json.dumps({"question_id": q["question_id"], "turn": turn, "text": text}) + "\n"
-                        )
-                    jfh.flush()
-                    os.fsync(jfh.fileno())
+                    journal.append(
+                        [
+                            {"question_id": q["question_id"], "turn": turn, "text": c.text.strip()}
+                            for q, c in zip(batch, completions, strict=True)
+                        ]
+                    )
                     bar.update(len(batch))
 
     now = time.time()
@@ -226,6 +172,6 @@ def generate_answers(req: AnswerRequest) -> Path:
             }
         )
     write_jsonl(out, records)
-    journal.unlink(missing_ok=True)
+    journal.remove()
     log.info("mt-bench answers: wrote %s (%d questions, %s)", out, len(records), note["chat_template"])
     return out

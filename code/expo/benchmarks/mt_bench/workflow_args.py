@@ -12,7 +12,9 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from expo.benchmarks.judge_stage import judge_cli_flags, judge_stage_status
+from expo.benchmarks.judge_stage import judge_cli_flags, judge_defaults, judge_stage_status
+from expo.benchmarks.mt_bench.requests import AnswerRequest, JudgeRequest, MtBenchJudge
+from expo.commands._flags import field_default
 
 DATA_DIR = "resources/mt_bench"
 DATA_FILES = {
@@ -20,16 +22,11 @@ DATA_FILES = {
     "judge_prompts": f"{DATA_DIR}/judge_prompts.jsonl",
     "reference": f"{DATA_DIR}/reference_answer/gpt-4.jsonl",
 }
-DEFAULTS = {
-    "enabled": "auto",
-    "judge_model": "gpt-4",
-    "base_url": None,
-    "api_key_env": "OPENAI_API_KEY",
-    "max_failed_fraction": 0.0,
-    "parallel": 8,
+DEFAULTS = {  # judge and answer defaults from the stage's dataclasses
+    **judge_defaults(MtBenchJudge(), JudgeRequest),
     "data": "hub",
     "backend": None,
-    "max_new_tokens": 1024,
+    "max_new_tokens": field_default(AnswerRequest, "max_new_tokens"),
 }
 RESULTS = "results_mtbench/mt_bench"
 
@@ -87,6 +84,4 @@ def answer_cli_args(config: Mapping, pair: str) -> str:
 
 
 def judge_cli_args(config: Mapping) -> str:
-    cfg = settings(config)
-    args = [*judge_cli_flags(cfg), "--parallel", str(cfg["parallel"])]
-    return shlex.join(args)
+    return shlex.join(judge_cli_flags(settings(config)))
