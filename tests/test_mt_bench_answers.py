@@ -9,6 +9,7 @@ import pytest
 from expo.benchmarks.mt_bench import answers as answers_mod
 from expo.benchmarks.mt_bench.data import load_answer_file, load_questions
 from expo.cli import main
+from expo.generation.transformers_backend import TransformersGenerator
 
 QIDS = (85, 111, 150, 156)  # writing 0.7, math 0.0 (greedy), stem 0.1, humanities 0.1
 
@@ -46,7 +47,7 @@ def argv(demo_dir, questions_file, out, *extra):
 def spies(monkeypatch):
     seen = {"messages": [], "temperatures": [], "generated": []}
     real_ids = answers_mod.conversation_ids
-    real_use, real_generate = answers_mod._Backend.use, answers_mod._Backend.generate
+    real_use, real_generate = TransformersGenerator.set_sampling, TransformersGenerator.generate
 
     def ids(tokenizer, messages):
         seen["messages"].append(messages)
@@ -64,8 +65,8 @@ def spies(monkeypatch):
         return texts
 
     monkeypatch.setattr(answers_mod, "conversation_ids", ids)
-    monkeypatch.setattr(answers_mod._Backend, "use", use)
-    monkeypatch.setattr(answers_mod._Backend, "generate", generate)
+    monkeypatch.setattr(TransformersGenerator, "set_sampling", use)
+    monkeypatch.setattr(TransformersGenerator, "generate", generate)
     return seen
 
 

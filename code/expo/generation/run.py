@@ -1,4 +1,10 @@
-"""``expo generate``: prompts -> chat-templated ids -> backend batches -> resumable, atomic outputs file."""
+"""``expo generate``: prompts -> chat-templated ids -> backend batches -> resumable, atomic outputs file.
+
+``generate(GenerateRequest(...))`` (also ``run``) is the stage; the request's fields carry the defaults the CLI
+and the DAG use. Beside the outputs it writes ``<stem>.provenance.json`` (``outputs.provenance_path``) with
+the sampling settings used; ``load_generator`` gives the backends to other stages (MT-Bench answers), whose
+``set_sampling`` changes the sampling between batches.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from expo.errors import ExpoError
-from expo.generation.outputs import Sidecar, write_outputs
+from expo.generation.outputs import (
+    package_versions,
+    progress_journal,
+    progress_rows,
+    provenance_path,
+    write_outputs,
+)
 from expo.generation.prompts import FORMATS, format_for_path, read_prompts
 from expo.generation.sampling import SamplingSettings
 from expo.generation.templating import chat_prompt_ids, check_model_dir, load_chat_tokenizer
+from expo.io.atomic import write_json
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +58,29 @@ def _digest(texts: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def make_backend(req: GenerateRequest, tokenizer):
-    if req.backend == "vllm":
+def load_generator(
+    backend: str,
+    model: str,
+    tokenizer,
+    sampling: SamplingSettings,
+    tensor_parallel_size: int | None = None,
+    trust_remote_code: bool = False,
+):
+    """Load a generation backend: ``generate(batch_ids, batch_index) -> [Completion]`` and
+    ``set_sampling(settings)`` to change the sampling of later batches without reloading."""
+    if backend == "vllm":
         from expo.generation.vllm_backend import VllmGenerator
 
-        return VllmGenerator(req.model, req.sampling, req.tensor_parallel_size, req.trust_remote_code)
+        return VllmGenerator(model, sampling, tensor_parallel_size, trust_remote_code)
     from expo.generation.transformers_backend import TransformersGenerator
 
-    return TransformersGenerator(req.model, tokenizer, req.sampling, req.trust_remote_code)
+    return TransformersGenerator(model, tokenizer, sampling, trust_remote_code)
+
+
+def make_backend(req: GenerateRequest, tokenizer):
+    return load_generator(
+        req.backend, req.model, tokenizer, req.sampling, req.tensor_parallel_size, req.trust_remote_code
+    )
 
 
 def generate(req: GenerateRequest) -> Path:
@@ -86,34 +114,45 @@ def generate(req: GenerateRequest) -> Path:
         "prompts": _digest([p.text for p in prompts]),
         "n_prompts": len(prompts),
     }
-    sidecar = Sidecar(out, header, len(prompts))
+    journal = progress_journal(out, header, len(prompts))
+    done = journal.records
     batches = [
         list(range(start, min(start + batch_size, len(prompts))))
         for start in range(0, len(prompts), batch_size)
     ]
-    todo = [(b, idx) for b, idx in enumerate(batches) if any(i not in sidecar.done for i in idx)]
+    todo = [(b, idx) for b, idx in enumerate(batches) if any(i not in done for i in idx)]
     log.info(
         "generate: %d prompts (%s format) with %s, %d batches of %d, %d to do; sampling %s",
         len(prompts), fmt, req.backend, len(batches), batch_size, len(todo), req.sampling.as_dict(),
     )  # fmt: skip
-    try:
+    with journal:
         if todo:
             backend = make_backend(req, tokenizer)
-            with tqdm(total=len(prompts), initial=len(sidecar.done), desc="generate", unit="prompt") as bar:
+            with tqdm(total=len(prompts), initial=len(done), desc="generate", unit="prompt") as bar:
                 for batch_index, indices in todo:
                     completions = backend.generate([prompt_ids[i] for i in indices], batch_index)
-                    before = len(sidecar.done)
-                    sidecar.append(list(zip(indices, completions, strict=True)))
-                    bar.update(len(sidecar.done) - before)
-        sidecar.close()
-        completions = [sidecar.done[i] for i in range(len(prompts))]
-        write_outputs(out, prompts, completions, fmt, generator)
-    finally:
-        sidecar.close()
-    sidecar.remove()
+                    new = [(i, c) for i, c in zip(indices, completions, strict=True) if i not in done]
+                    journal.append(progress_rows(new))
+                    bar.update(len(new))
+    completions = [done[i] for i in range(len(prompts))]
+    provenance = {
+        **header,
+        "prompts": {"file": str(req.prompts), "sha256_16": header["prompts"], "n": len(prompts)},
+        "generator": generator,
+        "tensor_parallel_size": req.tensor_parallel_size,
+        "chat_template": req.chat_template or f"tokenizer chat_template of {header['model']}",
+        "versions": package_versions(),
+    }
+    del provenance["n_prompts"]
+    write_json(provenance_path(out), provenance)
+    write_outputs(out, prompts, completions, fmt, generator)
+    journal.remove()
     n_stop = sum(c.finish_reason == "stop" for c in completions)
     log.info(
         "generate: wrote %s (%d outputs, mean length %.1f tokens, %d stopped / %d hit the length limit)",
         out, len(completions), sum(c.length for c in completions) / len(completions), n_stop, len(completions) - n_stop,
     )  # fmt: skip
     return out
+
+
+run = generate

@@ -71,15 +71,22 @@ class TransformersGenerator:
         # Like vLLM's generation_config="vllm": the model's generation_config.json sets no sampling defaults.
         self.model.generation_config = GenerationConfig()
         self.tokenizer = tokenizer
-        self.settings = settings
         if eos is None:
             eos = tokenizer.eos_token_id
-        eos_ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
-        self.stop_ids = sorted({*eos_ids, *settings.stop_token_ids})
+        self.eos_ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+        self._use(settings)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.stop_ids[0] if self.stop_ids else 0)
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
         log.info("%s", PENALTY_NOTE)
+
+    def _use(self, settings: SamplingSettings) -> None:
+        self.settings = settings
+        self.stop_ids = sorted({*self.eos_ids, *settings.stop_token_ids})
+
+    def set_sampling(self, settings: SamplingSettings) -> None:
+        """Sample the next batches with ``settings`` (the loaded model stays)."""
+        self._use(settings)
 
     def _max_new_tokens(self, prompt_width: int) -> int:
         wanted = self.settings.max_new_tokens

@@ -50,9 +50,8 @@ class VllmGenerator:
         trust_remote_code: bool = False,
     ) -> None:
         check_vllm_installed()
-        from vllm import LLM, SamplingParams
+        from vllm import LLM
 
-        self.settings = settings
         self.tensor_parallel_size = tensor_parallel_size or visible_gpu_count()
         log.info("vllm: loading %s (bf16, tensor_parallel_size=%d)", model_dir, self.tensor_parallel_size)
         self.llm = LLM(
@@ -64,6 +63,13 @@ class VllmGenerator:
             trust_remote_code=trust_remote_code,
             generation_config="vllm",
         )
+        self.set_sampling(settings)
+
+    def set_sampling(self, settings: SamplingSettings) -> None:
+        """Sample the next batches with ``settings`` (the loaded engine stays; its seed was set at load)."""
+        from vllm import SamplingParams
+
+        self.settings = settings
         self.sampling_params = SamplingParams(
             n=1,
             temperature=settings.temperature,
