@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from expo.cli import main
@@ -95,6 +96,12 @@ def test_replay_reproduces_published_leaderboard(ae, tmp_path, monkeypatch):
         annotations = json.loads((out / "annotations.json").read_text())
         assert len(annotations) == 805
         assert {a["annotator"] for a in annotations} == {"weighted_alpaca_eval_gpt4_turbo"}
+        board = pd.read_csv(out / "leaderboard.csv", index_col=0)
+        judge_host = judge.base_url.split("/")[2]
+        assert (board.loc[model, "judge"], board.loc[model, "judge_host"]) == (
+            "gpt-4-1106-preview",
+            judge_host,
+        )
         assert {a["generator_2"] for a in annotations} == {model}
         copied = json.loads(copy.read_text())
         assert len(copied) == 805 and {r["generator"] for r in copied} == {model}

@@ -11,6 +11,7 @@ import pytest
 from expo.cli import main
 from expo.generation.outputs import ALPACA_KEYS, UF_KEYS, read_outputs
 from expo.generation.prompts import read_prompts
+from expo.generation.sampling import SamplingSettings
 
 FAST = ["--backend", "transformers", "--max-new-tokens", "8"]
 
@@ -51,6 +52,12 @@ def test_ultrafeedback_format_and_same_seed_same_text(demo_dir, tmp_path, capsys
     assert [r["output"] for r in a] != [r["output"] for r in c], "a different seed should change some output"
     assert "presence/frequency penalties" in caplog.text and "repetition_penalty" in caplog.text
     assert not (tmp_path / "a.jsonl.partial.jsonl").exists()
+    # the provenance file beside each outputs file holds the sampling settings actually used
+    for name, seed in [("a", 42), ("c", 7)]:
+        prov = json.loads((tmp_path / f"{name}.provenance.json").read_text())
+        assert prov["sampling"] == SamplingSettings(seed=seed, max_new_tokens=8).as_dict()
+        assert prov["backend"] == "transformers" and prov["model"] == str(demo_dir / "aligned")
+        assert prov["prompts"]["n"] == 6 and prov["versions"]["transformers"]
 
 
 def test_alpaca_format_matches_published_reader(demo_dir, shared_data, tmp_path, capsys):

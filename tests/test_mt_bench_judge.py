@@ -223,11 +223,17 @@ def test_known_scores_turns_and_overall(tmp_path, shared_data, questions, key_en
     assert scores.loc["strong", "score"] > scores.loc["weak", "score"]
     # the key never reaches outputs, journal or logs
     assert KEY not in out.read_text() + journal_path(out).read_text() + "".join(capsys.readouterr())
+    # the judge (model and host) is named beside the judgments
+    host = judge.url.split("/")[2]
+    note = json.loads(out.with_name("gpt-4_single.judge.json").read_text())
+    assert note == {"judges": [{"judge_host": host, "judge_model": "gpt-4"}]}
 
     csv, merged = tmp_path / "scores.csv", tmp_path / "merged.jsonl"
     assert main(["mt-bench-score", "--judgments", str(out), "--out", str(csv), "--merged", str(merged)]) == 0
     lines = csv.read_text().splitlines()
     assert lines[0] == "model,turn1,turn2,score,n_judgments,n_failed"
+    assert json.loads((tmp_path / "scores.judge.json").read_text()) == note
+    assert json.loads((tmp_path / "merged.judge.json").read_text()) == note
     row = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
     assert row["model"] == "strong" and float(row["score"]) == pytest.approx(
         expected(questions, "strong")[2], abs=1e-4
@@ -278,7 +284,12 @@ def test_resume_after_kill_requests_nothing_twice(tmp_path, shared_data, questio
     env = {**os.environ, "EXPO_TEST_JUDGE_KEY": KEY, "HF_HUB_OFFLINE": "1"}
     with FakeJudge(questions, delay=0.03) as judge:
         proc = subprocess.Popen(  # one request in flight: at most one is lost to the kill
-            [sys.executable, "-m", "expo", *judge_argv(shared_data, answers, out, judge.url, "--concurrency", "1")],
+            [
+                sys.executable,
+                "-m",
+                "expo",
+                *judge_argv(shared_data, answers, out, judge.url, "--concurrency", "1"),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -314,7 +325,8 @@ def test_zephyr_answers_give_fastchat_records(tmp_path, shared_data, questions, 
     out = tmp_path / "gpt-4_single.jsonl"
     with FakeJudge(questions) as judge:
         assert (
-            main(judge_argv(shared_data, sorted(ma.glob("*.jsonl")), out, judge.url, "--concurrency", "2")) == 0
+            main(judge_argv(shared_data, sorted(ma.glob("*.jsonl")), out, judge.url, "--concurrency", "2"))
+            == 0
         )
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert {r["model"] for r in records} == {"zephyr-7b-beta", "zephyr-7b-beta-ExPO"}

@@ -148,7 +148,9 @@ class JudgeClient:
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise self._refused(exc.code) from None
-            log.warning("judge probe %s answered HTTP %s; going on (the server may not list models)", url, exc.code)
+            log.warning(
+                "judge probe %s answered HTTP %s; going on (the server may not list models)", url, exc.code
+            )
             return
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = redact(str(getattr(exc, "reason", exc)), self._api_key)
@@ -160,7 +162,9 @@ class JudgeClient:
             return
         if served and s.judge_model not in served:
             shown = ", ".join(str(n) for n in served[:8]) + (" …" if len(served) > 8 else "")
-            raise ExpoError(f"judge at {s.endpoint} does not serve model {s.judge_model!r} (it serves: {shown})")
+            raise ExpoError(
+                f"judge at {s.endpoint} does not serve model {s.judge_model!r} (it serves: {shown})"
+            )
 
     def chat(self, request: dict) -> str | None:
         """The reply text of one chat completion; None after ``max_retries`` failed tries (a refused key
@@ -168,7 +172,9 @@ class JudgeClient:
         s = self.settings
         for attempt in range(1, s.max_retries + 1):
             try:
-                response = json.loads(self._request("POST", "/chat/completions", request, s.request_timeout_s))
+                response = json.loads(
+                    self._request("POST", "/chat/completions", request, s.request_timeout_s)
+                )
                 content = response["choices"][0]["message"]["content"]
                 if not isinstance(content, str):
                     raise TypeError("reply has no message content")

@@ -30,7 +30,9 @@ def add_judge_arguments(parser: argparse.ArgumentParser, judge_cls: type[JudgeSe
     def d(name):
         return field_default(judge_cls, name)
 
-    parser.add_argument("--judge-model", default=d("judge_model"), help="judge model name (default %(default)s)")
+    parser.add_argument(
+        "--judge-model", default=d("judge_model"), help="judge model name (default %(default)s)"
+    )
     parser.add_argument(
         "--judge-base-url",
         default=d("base_url"),
@@ -42,7 +44,10 @@ def add_judge_arguments(parser: argparse.ArgumentParser, judge_cls: type[JudgeSe
         help="environment variable holding the judge API key (default %(default)s; the key is never logged)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=d("concurrency"), help="judge requests in flight (default %(default)s)"
+        "--concurrency",
+        type=int,
+        default=d("concurrency"),
+        help="judge requests in flight (default %(default)s)",
     )
     parser.add_argument(
         "--request-timeout",
@@ -51,7 +56,10 @@ def add_judge_arguments(parser: argparse.ArgumentParser, judge_cls: type[JudgeSe
         help="seconds per judge request (default %(default)s)",
     )
     parser.add_argument(
-        "--max-retries", type=int, default=d("max_retries"), help="tries per judge request (default %(default)s)"
+        "--max-retries",
+        type=int,
+        default=d("max_retries"),
+        help="tries per judge request (default %(default)s)",
     )
     parser.add_argument(
         "--retry-sleep",
@@ -108,7 +116,9 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, settings_cls) -> Non
         ("presence_penalty", float),
         ("frequency_penalty", float),
     ):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=field_default(settings_cls, name))
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=kind, default=field_default(settings_cls, name)
+        )
 
 
 def add_seed_and_length_arguments(parser: argparse.ArgumentParser, defaults_cls) -> None:

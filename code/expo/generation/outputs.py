@@ -79,7 +79,9 @@ def progress_journal(out: str | os.PathLike, header: dict, n_prompts: int) -> Jo
             raise ValueError(f"prompt index {index} out of range (0..{n_prompts - 1})")
         return Completion(str(row["output"]), int(row["length"]), str(row["finish_reason"]))
 
-    journal = Journal(sidecar_path(out), key=lambda row: int(row["index"]), header=header, parse=parse, what="progress")
+    journal = Journal(
+        sidecar_path(out), key=lambda row: int(row["index"]), header=header, parse=parse, what="progress"
+    )
     if journal.records:
         log.info("resume: %d of %d prompts already done in %s", len(journal.records), n_prompts, journal.path)
     return journal

@@ -1,7 +1,8 @@
 """Command-line arguments the DAG's generation / reward / prompt rules derive from the config.
 
 Kept here (not in the .smk files) so the mapping config -> ``expo`` flags is plain, tested Python. The config
-sections (defaults filled in by the schema, and again here so the functions also work on a bare dict):
+sections (defaults from the request dataclasses, so the functions also work on a bare dict; the schema repeats
+them as documentation and a test checks that both agree):
 
     generation: {backend, temperature, top_k, top_p, presence_penalty, frequency_penalty, seed,
                  max_new_tokens, batch_size, tensor_parallel_size}
@@ -13,23 +14,32 @@ from __future__ import annotations
 
 import shlex
 
+from expo.commands._flags import field_default
+from expo.generation.run import GenerateRequest
+from expo.generation.sampling import SamplingSettings
+from expo.reward.run import RewardRequest
+
+SAMPLING_KEYS = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "max_new_tokens",
+)
+# one place per default: the request dataclasses (the schema's defaults are checked against these by a test)
 GENERATION_DEFAULTS = {
-    "backend": "vllm",
-    "temperature": 0.7,
-    "top_k": 50,
-    "top_p": 0.9,
-    "presence_penalty": 0.1,
-    "frequency_penalty": 0.1,
-    "seed": 42,
-    "max_new_tokens": 2048,
-    "batch_size": None,
-    "tensor_parallel_size": None,
+    "backend": field_default(GenerateRequest, "backend"),
+    **{key: field_default(SamplingSettings, key) for key in SAMPLING_KEYS},
+    "batch_size": field_default(GenerateRequest, "batch_size"),
+    "tensor_parallel_size": field_default(GenerateRequest, "tensor_parallel_size"),
 }
 PROMPT_FILES = {
     "ultrafeedback": "resources/prompts/ultrafeedback.jsonl",
     "alpaca_eval": "resources/prompts/alpaca_eval.json",
 }
-REWARD_DEFAULTS = {"batch_size": 8, "dtype": "auto", "verify": 0}
+REWARD_DEFAULTS = {key: field_default(RewardRequest, key) for key in ("batch_size", "dtype", "verify")}
 
 
 def generation_settings(config: dict) -> dict:
@@ -44,15 +54,7 @@ def generate_cli_args(config: dict, pair: str) -> str:
     gen = generation_settings(config)
     entry = config["pairs"][pair]
     args = ["--backend", gen["backend"]]
-    for key in (
-        "temperature",
-        "top_k",
-        "top_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "seed",
-        "max_new_tokens",
-    ):
+    for key in SAMPLING_KEYS:
         args += [f"--{key.replace('_', '-')}", str(gen[key])]
     for key in ("batch_size", "tensor_parallel_size"):
         if gen[key] is not None:

@@ -1,8 +1,11 @@
-"""``expo reward``: score an outputs file (either format) and write one raw reward per line, atomically."""
+"""``expo reward``: score an outputs file (either format) and write one raw reward per line, atomically.
+
+``run(RewardRequest(...))`` is the stage; the request's fields carry the CLI's and the DAG's defaults."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from expo.errors import ExpoError
@@ -21,17 +24,29 @@ from expo.reward.scoring import (
 log = logging.getLogger(__name__)
 
 
-def score_outputs_file(
-    rm: str,
-    outputs: str,
-    out: str,
-    batch_size: int = 8,
-    dtype: str = "auto",
-    trust_remote_code: bool = False,
-    verify: int = 0,
-) -> list[float]:
-    """Score ``outputs`` and write ``out``; ``verify`` > 0 re-scores that many records one by one (batch 1) and
-    fails unless they match the batched scores (1e-4 in fp32, 5e-2 in bf16, whose rounding depends on padding)."""
+@dataclass
+class RewardRequest:
+    """Score ``outputs`` with reward model ``rm`` into ``out``; ``verify`` > 0 re-scores that many records one by
+    one (batch 1) and fails unless they match the batched scores (1e-4 in fp32, 5e-2 in bf16)."""
+
+    rm: str
+    outputs: str
+    out: str
+    batch_size: int = 8
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    verify: int = 0
+
+
+def run(req: RewardRequest) -> list[float]:
+    """Score the outputs file and write one raw reward per line (atomically); return the scores."""
+    rm, outputs, out = req.rm, req.outputs, req.out
+    batch_size, dtype, trust_remote_code, verify = (
+        req.batch_size,
+        req.dtype,
+        req.trust_remote_code,
+        req.verify,
+    )
     if batch_size <= 0:
         raise ExpoError(f"--batch-size must be positive, got {batch_size}")
     if dtype not in DTYPES:

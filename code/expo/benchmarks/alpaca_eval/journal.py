@@ -58,7 +58,9 @@ def judge_journal(judge_dir: str | os.PathLike) -> Journal:
     """The judge's journal ``<judge_dir>/judgments.jsonl`` (``expo.io.journal``), records keyed by ``key``.
 
     Lenient: a line that cannot be read is skipped (judged again), never an error."""
-    return Journal(journal_path(judge_dir), key=lambda entry: entry["key"], strict=False, what="judge journal")
+    return Journal(
+        journal_path(judge_dir), key=lambda entry: entry["key"], strict=False, what="judge journal"
+    )
 
 
 class JournaledCompletions:
@@ -100,7 +102,13 @@ class JournaledCompletions:
         seconds = time.monotonic() - start
         if isinstance(completion, dict) and self._valid(completion):
             self.journal.append(
-                {"key": key, "judge": self.judge_name, "completion": completion, "price": price, "time": seconds}
+                {
+                    "key": key,
+                    "judge": self.judge_name,
+                    "completion": completion,
+                    "price": price,
+                    "time": seconds,
+                }
             )
         return completion, price, seconds
 

@@ -257,7 +257,7 @@ def task_result(results_file: Path, task: str, extra: dict) -> dict:
     return out
 
 
-def run_lmeval(req: LmevalRequest) -> dict[str, Path]:
+def run(req: LmevalRequest) -> dict[str, Path]:
     """Run every invocation of the suite, then write ``<out>/<task>.json``; return ``{task: path}``."""
     invocations = check_request(req)
     out = Path(req.out)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
+from expo.benchmarks.lmeval.runner import LmevalRequest
 from expo.benchmarks.lmeval.suites import SUITES, suite_tasks
+from expo.commands._flags import field_default
 
 DEFAULTS = {
     "suites": {"v1": True, "v2": False, "local": False},
-    "backend": "vllm",
-    "batch_size": "auto",
+    "backend": field_default(LmevalRequest, "backend"),
+    "batch_size": field_default(LmevalRequest, "batch_size"),
     "limit": None,
     "device": None,
     "log_samples": False,

@@ -127,7 +127,12 @@ def run(req: AnswerRequest) -> Path:
                 settings = sampling_for(temperature, req)
                 if generator is None:
                     generator = load_generator(
-                        req.backend, req.model, tokenizer, settings, req.tensor_parallel_size, req.trust_remote_code
+                        req.backend,
+                        req.model,
+                        tokenizer,
+                        settings,
+                        req.tensor_parallel_size,
+                        req.trust_remote_code,
                     )
                 generator.set_sampling(settings)
                 for start in range(0, len(group), batch_size):
