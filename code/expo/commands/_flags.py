@@ -24,6 +24,22 @@ def field_default(cls, name: str):
     raise KeyError(f"{cls.__name__} has no field {name}")
 
 
+def add_field_flag(parser: argparse.ArgumentParser, request_cls, flag: str, help: str, **kwargs) -> None:
+    """``--some-flag`` for field ``some_flag`` of ``request_cls``, defaulting to that field's default."""
+    name = flag.lstrip("-").replace("-", "_")
+    parser.add_argument(flag, default=field_default(request_cls, name), help=help, **kwargs)
+
+
+def request_from_args(cls, args: argparse.Namespace, **overrides):
+    """Build dataclass ``cls`` from the parsed flags of the same names (``overrides`` for the others)."""
+    values = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if f.name not in overrides and hasattr(args, f.name)
+    }
+    return cls(**values, **overrides)
+
+
 def add_judge_arguments(parser: argparse.ArgumentParser, judge_cls: type[JudgeSettings], request_cls) -> None:
     """The judge flags of `expo alpaca-eval` and `expo mt-bench-judge` (defaults: the stage's judge class)."""
 
@@ -43,30 +59,18 @@ def add_judge_arguments(parser: argparse.ArgumentParser, judge_cls: type[JudgeSe
         default=d("api_key_env"),
         help="environment variable holding the judge API key (default %(default)s; the key is never logged)",
     )
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=d("concurrency"),
-        help="judge requests in flight (default %(default)s)",
-    )
-    parser.add_argument(
-        "--request-timeout",
-        type=float,
-        default=d("request_timeout_s"),
-        help="seconds per judge request (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-retries",
-        type=int,
-        default=d("max_retries"),
-        help="tries per judge request (default %(default)s)",
-    )
-    parser.add_argument(
-        "--retry-sleep",
-        type=float,
-        default=d("retry_sleep_s"),
-        help="seconds between tries of the MT-Bench judge (AlpacaEval: the openai client's backoff)",
-    )
+    for flag, kind, name, what in (
+        ("--concurrency", int, "concurrency", "judge requests in flight"),
+        ("--request-timeout", float, "request_timeout_s", "seconds per judge request"),
+        ("--max-retries", int, "max_retries", "tries per judge request"),
+        (
+            "--retry-sleep",
+            float,
+            "retry_sleep_s",
+            "seconds between tries (MT-Bench; AlpacaEval: openai's backoff)",
+        ),
+    ):
+        parser.add_argument(flag, type=kind, default=d(name), help=f"{what} (default %(default)s)")
     parser.add_argument(
         "--max-failed-fraction",
         type=float,
@@ -76,15 +80,17 @@ def add_judge_arguments(parser: argparse.ArgumentParser, judge_cls: type[JudgeSe
 
 
 def judge_from_args(args: argparse.Namespace, judge_cls: type[JudgeSettings]) -> JudgeSettings:
-    return judge_cls(
-        judge_model=args.judge_model,
+    return request_from_args(
+        judge_cls,
+        args,
         base_url=args.judge_base_url or None,
-        api_key_env=args.api_key_env,
         request_timeout_s=args.request_timeout,
-        max_retries=args.max_retries,
         retry_sleep_s=args.retry_sleep,
-        concurrency=args.concurrency,
     )
+
+
+def sampling_from_args(args: argparse.Namespace, settings_cls):
+    return request_from_args(settings_cls, args, stop_token_ids=tuple(args.stop_token_ids or ()))
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, request_cls) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from expo.benchmarks.alpaca_eval.judge import AlpacaEvalJudge
 from expo.benchmarks.alpaca_eval.request import AlpacaEvalRequest
-from expo.commands._flags import add_judge_arguments, field_default, judge_from_args
+from expo.commands._flags import add_field_flag, add_judge_arguments, judge_from_args, request_from_args
 
 NAME = "alpaca-eval"
 HELP = (
@@ -23,20 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reference", required=True, help="reference outputs (gpt4_1106_preview), same format"
     )
     parser.add_argument("--out", required=True, help="output directory (annotations.json, leaderboard.csv)")
-    parser.add_argument("--name", default=None, help="model name (default: the outputs' generator)")
-    parser.add_argument(
-        "--outputs-copy", default=None, help="also write the outputs with generator = name here"
-    )
-    parser.add_argument(
-        "--cache-dir",
-        default=field_default(AlpacaEvalRequest, "cache_dir"),
-        help="judgment journal root; one subdirectory per judge",
-    )
-    parser.add_argument(
-        "--df-gamed",
-        default=None,
-        help="local df_gamed.csv for the LC win rate; 'none' = no LC; default: the hub",
-    )
+    for flag, help in (
+        ("--name", "model name (default: the outputs' generator)"),
+        ("--outputs-copy", "also write the outputs with generator = name here"),
+        ("--cache-dir", "judgment journal root; one subdirectory per judge"),
+        ("--df-gamed", "local df_gamed.csv for the LC win rate; 'none' = no LC; default: the hub"),
+    ):
+        add_field_flag(parser, AlpacaEvalRequest, flag, help)
     parser.add_argument(
         "--allow-prefix",
         action="store_true",
@@ -48,20 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from expo.benchmarks.alpaca_eval.runner import run as alpaca_eval
 
-    result = alpaca_eval(
-        AlpacaEvalRequest(
-            model_outputs=args.model_outputs,
-            reference=args.reference,
-            out_dir=args.out,
-            judge=judge_from_args(args, AlpacaEvalJudge),
-            name=args.name,
-            cache_dir=args.cache_dir,
-            df_gamed=args.df_gamed,
-            max_failed_fraction=args.max_failed_fraction,
-            outputs_copy=args.outputs_copy,
-            allow_prefix=args.allow_prefix,
-        )
-    )
+    judge = judge_from_args(args, AlpacaEvalJudge)
+    result = alpaca_eval(request_from_args(AlpacaEvalRequest, args, out_dir=args.out, judge=judge))
     row = result.leaderboard
     print(
         f"{result.name}: win_rate={row['win_rate']:.4f} LC={row['length_controlled_winrate']} "

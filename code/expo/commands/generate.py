@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from expo.commands._flags import add_model_arguments, add_sampling_arguments, add_seed_and_length_arguments
+from expo.commands._flags import (
+    add_model_arguments,
+    add_sampling_arguments,
+    add_seed_and_length_arguments,
+    request_from_args,
+    sampling_from_args,
+)
 from expo.generation.run import GenerateRequest
 from expo.generation.sampling import SamplingSettings
 
@@ -32,30 +38,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from expo.generation.run import generate
 
-    sampling = SamplingSettings(
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        presence_penalty=args.presence_penalty,
-        frequency_penalty=args.frequency_penalty,
-        seed=args.seed,
-        max_new_tokens=args.max_new_tokens,
-        stop_token_ids=tuple(args.stop_token_ids or ()),
-    )
-    generate(
-        GenerateRequest(
-            model=args.model,
-            prompts=args.prompts,
-            out=args.out,
-            backend=args.backend,
-            format=args.format,
-            generator=args.generator,
-            sampling=sampling,
-            trust_remote_code=args.trust_remote_code,
-            chat_template=args.chat_template,
-            batch_size=args.batch_size,
-            tensor_parallel_size=args.tensor_parallel_size,
-            limit=args.limit,
-        )
-    )
+    generate(request_from_args(GenerateRequest, args, sampling=sampling_from_args(args, SamplingSettings)))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from expo.benchmarks.lmeval.runner import LmevalRequest
-from expo.commands._flags import field_default
+from expo.commands._flags import add_field_flag, request_from_args
 
 NAME = "lmeval"
 HELP = "run lm-eval 0.4.13 on a model (suite v1, v2 or local); writes <out>/<task>.json and keeps raw output"
@@ -21,23 +21,13 @@ def _limit(value: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model directory (Hugging Face format)")
     parser.add_argument("--out", required=True, help="results folder, e.g. results_lmeval/<model>")
-    parser.add_argument(
-        "--suite",
-        default=field_default(LmevalRequest, "suite"),
-        help="v1 (Open LLM Leaderboard v1), v2 (leaderboard group), local",
+    add_field_flag(
+        parser, LmevalRequest, "--suite", "v1 (Open LLM Leaderboard v1), v2 (leaderboard group), local"
     )
-    parser.add_argument(
-        "--backend",
-        default=field_default(LmevalRequest, "backend"),
-        help="vllm (GPU) or hf (transformers; CPU or GPU)",
-    )
+    add_field_flag(parser, LmevalRequest, "--backend", "vllm (GPU) or hf (transformers; CPU or GPU)")
     parser.add_argument("--tasks", nargs="+", help="only these tasks of the suite")
     parser.add_argument("--limit", type=_limit, help="only the first N documents per task (testing only)")
-    parser.add_argument(
-        "--batch-size",
-        default=field_default(LmevalRequest, "batch_size"),
-        help="lm-eval --batch_size (int, auto, auto:N)",
-    )
+    add_field_flag(parser, LmevalRequest, "--batch-size", "lm-eval --batch_size (int, auto, auto:N)")
     parser.add_argument("--device", help="hf backend device (default cuda:0 when available, else cpu)")
     parser.add_argument("--dtype", help="model dtype (default: bfloat16 on vllm, auto on hf)")
     parser.add_argument("--model-args", help="extra lm-eval model_args k=v,k2=v2 (never device/batch_size)")
@@ -49,21 +39,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from expo.benchmarks.lmeval.runner import run as lmeval
 
-    lmeval(
-        LmevalRequest(
-            model=args.model,
-            out=args.out,
-            suite=args.suite,
-            backend=args.backend,
-            tasks=args.tasks,
-            limit=args.limit,
-            batch_size=args.batch_size,
-            device=args.device,
-            dtype=args.dtype,
-            model_args=args.model_args,
-            trust_remote_code=args.trust_remote_code,
-            tensor_parallel_size=args.tensor_parallel_size,
-            log_samples=args.log_samples,
-        )
-    )
+    lmeval(request_from_args(LmevalRequest, args))
     return 0

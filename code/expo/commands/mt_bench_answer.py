@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from expo.benchmarks.mt_bench.requests import AnswerRequest
-from expo.commands._flags import add_model_arguments, add_seed_and_length_arguments
+from expo.commands._flags import add_model_arguments, add_seed_and_length_arguments, request_from_args
 
 NAME = "mt-bench-answer"
 HELP = "generate MT-Bench answers (FastChat format, per-category temperatures) with the model's chat template"
@@ -22,20 +22,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from expo.benchmarks.mt_bench.answers import run as answer
 
-    answer(
-        AnswerRequest(
-            model=args.model,
-            questions=args.questions,
-            out=args.out,
-            model_id=args.model_id,
-            backend=args.backend,
-            max_new_tokens=args.max_new_tokens,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            trust_remote_code=args.trust_remote_code,
-            chat_template=args.chat_template,
-            stop_token_ids=tuple(args.stop_token_ids or ()),
-            tensor_parallel_size=args.tensor_parallel_size,
-        )
-    )
+    answer(request_from_args(AnswerRequest, args, stop_token_ids=tuple(args.stop_token_ids or ())))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from expo.benchmarks.mt_bench.requests import JudgeRequest, MtBenchJudge
-from expo.commands._flags import add_judge_arguments, judge_from_args
+from expo.commands._flags import add_judge_arguments, judge_from_args, request_from_args
 
 NAME = "mt-bench-judge"
 HELP = "judge MT-Bench answers (FastChat llm_judge single grading) with an OpenAI-compatible judge, resumable"
@@ -25,15 +25,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from expo.benchmarks.mt_bench.run_judge import run as judge
 
-    judge(
-        JudgeRequest(
-            answers=args.answers,
-            questions=args.questions,
-            judge_prompts=args.judge_prompts,
-            reference=args.reference,
-            out=args.out,
-            judge=judge_from_args(args, MtBenchJudge),
-            max_failed_fraction=args.max_failed_fraction,
-        )
-    )
+    judge(request_from_args(JudgeRequest, args, judge=judge_from_args(args, MtBenchJudge)))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from expo.commands._flags import field_default
+from expo.commands._flags import add_field_flag, request_from_args
 from expo.reward.run import RewardRequest
 
 NAME = "reward"
@@ -17,35 +17,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--outputs", required=True, help="outputs file: UltraFeedback JSONL or AlpacaEval JSON"
     )
     parser.add_argument("--out", required=True, help="rewards file (one float per line)")
-    parser.add_argument("--batch-size", type=int, default=field_default(RewardRequest, "batch_size"))
-    parser.add_argument(
-        "--dtype",
-        choices=["auto", "bf16", "fp32"],
-        default=field_default(RewardRequest, "dtype"),
-        help="auto: bf16 on GPU, fp32 on CPU",
+    add_field_flag(parser, RewardRequest, "--batch-size", "outputs per forward pass", type=int)
+    add_field_flag(
+        parser, RewardRequest, "--dtype", "auto: bf16 on GPU, fp32 on CPU", choices=["auto", "bf16", "fp32"]
     )
     parser.add_argument("--trust-remote-code", action="store_true")
-    parser.add_argument(
+    add_field_flag(
+        parser,
+        RewardRequest,
         "--verify",
+        "check the first N scores against batch-1 forward passes",
         type=int,
-        default=field_default(RewardRequest, "verify"),
         metavar="N",
-        help="check the first N scores against batch-1 forward passes",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from expo.reward.run import run as score
 
-    score(
-        RewardRequest(
-            rm=args.rm,
-            outputs=args.outputs,
-            out=args.out,
-            batch_size=args.batch_size,
-            dtype=args.dtype,
-            trust_remote_code=args.trust_remote_code,
-            verify=args.verify,
-        )
-    )
+    score(request_from_args(RewardRequest, args))
     return 0
