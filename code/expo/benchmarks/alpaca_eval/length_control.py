@@ -3,7 +3,7 @@
 alpaca_eval 0.6.6 fits its LC GLM on ``df_gamed.csv``, fetched with ``hf_hub_download(tatsu-lab/alpaca_eval,
 df_gamed.csv, repo_type=dataset)`` inside ``metrics.glm_winrate`` with no path option. We resolve the file
 before any judging (a local ``--df-gamed`` file, else the hub unless offline) and, while the metric runs,
-point that module's ``hf_hub_download`` at the resolved file. The GLM reads instruction difficulty by row
+point that module's ``hf_hub_download`` at the resolved file (``local_df_gamed``, also used by the tables). The GLM reads instruction difficulty by row
 position, so LC is only computed for a full, ordered eval set (as many rows as df_gamed has instructions).
 Weights are never saved (``save_weights_dir=None``), so nothing is written into site-packages.
 """
@@ -79,11 +79,20 @@ def resolve_df_gamed(local: str | os.PathLike | None) -> DfGamed:
 
 
 @contextlib.contextmanager
-def _hub_file_redirect(path: Path):
+def local_df_gamed(path: str | os.PathLike):
+    """While open, alpaca_eval's ``hf_hub_download`` of ``df_gamed.csv`` (in ``metrics.glm_winrate``) returns the
+    local file ``path``; any other hub file it asks for is an ExpoError (the hub is never touched)."""
     from alpaca_eval.metrics import glm_winrate
 
+    def local_download(*args, filename=None, **kwargs):
+        if filename != HUB_FILE:
+            raise ExpoError(
+                f"alpaca_eval asked for {filename!r} from the hub; only {HUB_FILE} is provided locally"
+            )
+        return str(path)
+
     original = glm_winrate.hf_hub_download
-    glm_winrate.hf_hub_download = lambda **kwargs: str(path)
+    glm_winrate.hf_hub_download = local_download
     try:
         yield
     finally:
@@ -103,7 +112,7 @@ def make_metric(df_gamed: DfGamed, n_rows: int):
 
     def metric(annotations) -> dict:
         if not reason:
-            with _hub_file_redirect(df_gamed.path):
+            with local_df_gamed(df_gamed.path):
                 out = dict(metrics.get_length_controlled_winrate(annotations, save_weights_dir=None))
             out["lc_status"] = "ok"
             return out

@@ -57,12 +57,17 @@ def mt_bench_scores(records: Iterable[dict], judge: str | None = None) -> pd.Dat
 
 
 def read_judgments(paths: Iterable[str | os.PathLike]) -> list[dict]:
-    """Concatenate judgment files (FastChat single-mode JSONL), checking each record's fields."""
+    """Concatenate judgment files (FastChat single-mode JSONL), checking each record: question_id, model,
+    turn (1 or 2), a numeric score and the judge."""
     records: list[dict] = []
     for path in paths:
         for i, r in enumerate(read_jsonl(path), 1):
             missing = [k for k in ("question_id", "model", "turn", "score", "judge") if k not in r]
             if missing:
                 raise ExpoError(f"{path}: judgment #{i} lacks {', '.join(missing)}")
+            if isinstance(r["score"], bool) or not isinstance(r["score"], int | float):
+                raise ExpoError(f"{path}: judgment #{i} has a non-numeric score {r['score']!r}")
+            if r["turn"] not in (1, 2):
+                raise ExpoError(f"{path}: judgment #{i} has turn {r['turn']!r} (expected 1 or 2)")
             records.append(r)
     return records
