@@ -6,7 +6,9 @@ annotator config, no precomputed leaderboard (nothing in site-packages is read o
 own cache off (``caching_path=None``, failed judgments not stored) and the annotator's completion function
 wrapped by the judge journal (``journal``). Failed judgments are counted; above ``max_failed_fraction`` the
 run fails with the count, and the judgments made so far stay in the journal. Outputs: ``annotations.json``
-and ``leaderboard.csv`` in the output directory (alpaca_eval's formats), each written atomically.
+and ``leaderboard.csv`` in the output directory (alpaca_eval's formats, the leaderboard with our ``judge``,
+``judge_host``, ``annotator`` and ``n_failed`` columns) and ``leaderboard.judge.json`` (the shared judge
+note), each written atomically.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from expo.benchmarks.alpaca_eval.journal import JournaledCompletions, judge_jour
 from expo.benchmarks.alpaca_eval.judge import client_config, require_alpaca_eval, write_annotator_config
 from expo.benchmarks.alpaca_eval.length_control import make_metric, resolve_df_gamed
 from expo.benchmarks.alpaca_eval.request import AlpacaEvalRequest
-from expo.benchmarks.judge_client import JudgeClient, redact, resolve_api_key
+from expo.benchmarks.judge_client import JudgeClient, redact, resolve_api_key, write_judge_note
 from expo.errors import ExpoError
 from expo.io.atomic import atomic_file, write_json
 from expo.io.journal import Journal
@@ -225,9 +227,10 @@ def run(req: AlpacaEvalRequest) -> AlpacaEvalResult:
     with atomic_file(out_dir / "annotations.json") as fh:
         rows.to_json(fh, orient="records", indent=2, force_ascii=False)
         fh.write("\n")
+    write_judge_note(out_dir / "leaderboard.csv", [judge.identity()])
     with atomic_file(out_dir / "leaderboard.csv") as fh:
         df_leaderboard.to_csv(fh)
-    files += [out_dir / "annotations.json", out_dir / "leaderboard.csv"]
+    files += [out_dir / "annotations.json", out_dir / "leaderboard.judge.json", out_dir / "leaderboard.csv"]
 
     row = df_leaderboard.loc[name].to_dict()
     log.info(
