@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from expo.commands._flags import request_from_args
+
 NAME = "mt-bench-score"
 HELP = "merge MT-Bench judgment files (FastChat format) and write per-model scores (CSV)"
 
@@ -20,22 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from expo.benchmarks.judge_client import read_judge_note, write_judge_note
-    from expo.benchmarks.mt_bench.scores import mt_bench_scores, read_judgments
-    from expo.io.atomic import atomic_file, write_jsonl
+    from expo.benchmarks.mt_bench.scores import ScoresRequest
+    from expo.benchmarks.mt_bench.scores import run as score
 
-    records = read_judgments(args.judgments)
-    scores = mt_bench_scores(records, judge=args.judge)
-    judges = [j for path in args.judgments for j in read_judge_note(path)]
-    judges = [j for j in judges if args.judge is None or j.get("judge_model") == args.judge]
-    if not judges:  # judgments without a note: at least the judge model names from the records
-        judges = [{"judge_model": m} for m in {(r.get("judge") or [None])[0] for r in records} if m]
-        judges = [j for j in judges if args.judge is None or j["judge_model"] == args.judge]
-    if args.merged:
-        write_judge_note(args.merged, judges)
-        write_jsonl(args.merged, records)
-    write_judge_note(args.out, judges)
-    with atomic_file(args.out) as fh:
-        scores.to_csv(fh, index=False, float_format="%.4f")
-    print(scores.to_string(index=False))
+    print(score(request_from_args(ScoresRequest, args)).to_string(index=False))
     return 0

@@ -5,16 +5,20 @@ all judgments pooled (FastChat's "Average"; it equals (turn1 + turn2) / 2 only w
 Judgments scored -1 are left out (as show_result does); then, unlike show_result, duplicated
 (question, model, turn) rows keep only the last, so appended reruns are not double-counted (the same order
 as ``expo.tables.mt_bench``). ``n_failed`` counts (question, turn) keys of a model with no valid score.
+``run(ScoresRequest)`` is ``expo mt-bench-score``: the scores CSV (and merged judgments) with judge notes.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pandas as pd
 
+from expo.benchmarks.judge_client import read_judge_note, write_judge_note
 from expo.errors import ExpoError
+from expo.io.atomic import atomic_file, write_jsonl
 from expo.io.records import read_jsonl
 
 SCORE_COLUMNS = ["model", "turn1", "turn2", "score", "n_judgments", "n_failed"]
@@ -71,3 +75,32 @@ def read_judgments(paths: Iterable[str | os.PathLike]) -> list[dict]:
                 raise ExpoError(f"{path}: judgment #{i} has turn {r['turn']!r} (expected 1 or 2)")
             records.append(r)
     return records
+
+
+@dataclass
+class ScoresRequest:
+    """``expo mt-bench-score``: merge ``judgments`` files, write per-model scores to ``out`` (CSV), optionally
+    all records to ``merged``; ``judge`` keeps only that judge model's judgments. Each output gets the judge
+    note of the judges it covers."""
+
+    judgments: list[str]
+    out: str
+    merged: str | None = None
+    judge: str | None = None
+
+
+def run(req: ScoresRequest) -> pd.DataFrame:
+    """Score, write the CSV (and the merged judgments) atomically with their judge notes; return the scores."""
+    records = read_judgments(req.judgments)
+    scores = mt_bench_scores(records, judge=req.judge)
+    judges = [j for path in req.judgments for j in read_judge_note(path)]
+    if not judges:  # judgment files without a note: at least the judge model names from the records
+        judges = [{"judge_model": m} for m in {(r.get("judge") or [None])[0] for r in records} if m]
+    judges = [j for j in judges if req.judge is None or j.get("judge_model") == req.judge]
+    if req.merged:
+        write_judge_note(req.merged, judges)
+        write_jsonl(req.merged, records)
+    write_judge_note(req.out, judges)
+    with atomic_file(req.out) as fh:
+        scores.to_csv(fh, index=False, float_format="%.4f")
+    return scores
