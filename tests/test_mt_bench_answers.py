@@ -88,6 +88,10 @@ def test_answers_in_fastchat_format(demo_dir, questions_file, tmp_path, spies):
         150: 0.1,
         156: 0.1,
     }
+    for r in rows:  # the sampling actually used is recorded: greedy below 1e-4, FastChat's top_p 1, no top_k
+        used = r["expo"]["sampling"]
+        assert used["temperature"] == (r["expo"]["temperature"] if r["expo"]["temperature"] >= 1e-4 else 0.0)
+        assert (used["top_p"], used["top_k"], used["max_new_tokens"], used["seed"]) == (1.0, -1, 8, 42)
     # FastChat's temperatures, one sampling setting per group, per turn
     assert spies["temperatures"] == [0.0, 0.1, 0.7] * 2
     # turn 2 sees the question's first turn and the model's own first answer

@@ -9,7 +9,8 @@ stem/humanities 0.1, extraction/math/coding/reasoning 0.0, others 0.7), greedy b
 One deliberate difference: FastChat picks the conversation template from ``--model-id`` (and has no Llama-3
 template; unknown ids fall back to ``one_shot``); here the prompt is the **tokenizer's chat template** of the
 model directory (the template the models were aligned with, the one vLLM and the paper's generation use).
-Each record says so in ``expo.chat_template`` ("tokenizer chat_template of <dir>", with its SHA-256).
+Each record says so in ``expo.chat_template`` ("tokenizer chat_template of <dir>", with its SHA-256), and
+gives the sampling settings used for it in ``expo.sampling``.
 
 Backends are expo.generation's (vLLM on GPU, transformers on CPU), loaded once; each temperature group sets
 its sampling through the generator's ``set_sampling`` (top_p 1, no top_k, no penalties: FastChat passes only
@@ -173,6 +174,7 @@ def run(req: AnswerRequest) -> Path:
                     "backend": req.backend,
                     "temperature": category_temperature(q["category"]),
                     "max_new_tokens": req.max_new_tokens,
+                    "sampling": sampling_for(category_temperature(q["category"]), req).as_dict(),
                 },
             }
         )
