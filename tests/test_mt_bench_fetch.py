@@ -66,7 +66,10 @@ def test_mt_bench_stage_status(section, env, on, words):
 
 
 def test_mt_bench_and_lmeval_cli_args():
-    cfg = {**CONFIG, "mt_bench": {"judge_model": "meta/judge 70b", "base_url": "http://h/v1", "concurrency": 3}}
+    cfg = {
+        **CONFIG,
+        "mt_bench": {"judge_model": "meta/judge 70b", "base_url": "http://h/v1", "concurrency": 3},
+    }
     assert answer_cli_args(cfg, "p") == (
         "--backend transformers --max-new-tokens 1024 --stop-token-ids 7 --trust-remote-code"
     )

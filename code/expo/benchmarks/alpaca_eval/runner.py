@@ -37,6 +37,7 @@ from expo.io.journal import Journal
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class AlpacaEvalResult:
     """What a run produced: the leaderboard row, failure count, request counts and output paths."""
