@@ -7,8 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from expo.fixtures import DEFAULT_DIR, ENV_VAR, fetch_command
+from expo.fixtures.manifest import FIXTURES
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("EXPO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_data_dir() -> Path:
+    """$EXPO_SHARED_DATA; else ../shared/data (CI) when present; else resources/test_fixtures of this checkout."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    beside = ROOT.parent / "shared" / "data"
+    return beside if beside.is_dir() else ROOT / DEFAULT_DIR
+
+
+SHARED_DATA = shared_data_dir()
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -17,10 +30,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data; skipped with a reason when absent, a failure when EXPO_REQUIRE_SHARED=1."""
-    if not SHARED_DATA.is_dir():
+    """The published fixture files; skipped (naming the command that fetches them) when any is absent, a
+    failure when EXPO_REQUIRE_SHARED=1."""
+    missing = [f.path for f in FIXTURES if not (SHARED_DATA / f.path).is_file()]
+    if missing:
+        out = SHARED_DATA if os.environ.get(ENV_VAR) else DEFAULT_DIR
         msg = (
-            f"shared fixture data not found at {SHARED_DATA} (set EXPO_SHARED_DATA or clone beside ../shared)"
+            f"fixture data not found ({len(missing)} of {len(FIXTURES)} files missing in {SHARED_DATA}, "
+            f"e.g. {missing[0]}): run `{fetch_command(out)}` from the repository root"
         )
         if os.environ.get("EXPO_REQUIRE_SHARED") == "1":
             pytest.fail(msg)
