@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -116,7 +115,9 @@ def test_http_error_is_one_line(mirror, tmp_path, capsys):
     _, _, url = mirror
     rc, _, err = fetch(tmp_path / "fixtures", url + "/nothing-here", capsys)
     assert rc == 2 and len(err.strip().splitlines()) == 1
-    assert err.startswith("expo fetch-fixtures: error: cannot download http://127.0.0.1:") and "HTTP 404" in err
+    assert (
+        err.startswith("expo fetch-fixtures: error: cannot download http://127.0.0.1:") and "HTTP 404" in err
+    )
 
 
 def test_skip_message_names_the_command(tmp_path):
