@@ -1,6 +1,6 @@
 """AlpacaEval 2.0 (official alpaca_eval, weighted GPT-4-Turbo annotator) for each benchmark model.
 
-Not included by the Snakefile yet: the lead wires it. Include after common.smk and select.smk, and only when
+Included by the Snakefile after common.smk and select.smk; its targets join ``rule all`` only when
 ``alpaca_eval_enabled()`` is true (it prints one line saying why the stage is left out otherwise):
 
     if alpaca_eval_enabled():

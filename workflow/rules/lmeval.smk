@@ -1,8 +1,7 @@
 """lm-eval 0.4.13 (Open LLM Leaderboard v1 / v2, local smoke task) for each benchmark model.
 
-Not included by the Snakefile yet: the lead wires it. Include after common.smk and select.smk, then:
-
-    rule all: input: ..., lmeval_targets   # an input function (benchmark_models needs the checkpoint)
+Included by the Snakefile after common.smk and select.smk; targets.smk asks for each benchmark model's
+results (``benchmark_result_files``, evaluated after the selection checkpoint).
 
 Outputs per model id {pair}_alpha{alpha}: results_lmeval/{pair}_alpha{alpha}/<task>.json (one per benchmark
 task of the suite), with lm-eval's raw output kept under results_lmeval/{pair}_alpha{alpha}/raw/.

@@ -1,6 +1,6 @@
 """MT-Bench (FastChat llm_judge single-answer grading, GPT-4 judge) for each benchmark model.
 
-Not included by the Snakefile yet: the lead wires it. Include after common.smk and select.smk, and only when
+Included by the Snakefile after common.smk and select.smk; its targets join ``rule all`` only when
 ``mt_bench_enabled()`` is true (it prints one line saying why the stage is left out otherwise):
 
     if mt_bench_enabled():

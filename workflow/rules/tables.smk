@@ -1,15 +1,19 @@
 """Tables: the paper's tables (CSV / Markdown / LaTeX), plots and provenance from every benchmark's results.
 
-Not included by the Snakefile yet: the lead wires it (and marks the outputs with report()). ``tables_inputs``
+``tables_inputs``
 asks for each pair's selection and, when the DAG defines ``benchmark_result_files(model_id)`` (common.smk),
 each benchmark model's result files, so the tables rebuild when any of them changes.
 """
+
+from expo.tables.notes import note_cli_args
 
 TABLE_NAMES = [
     "alpaca_eval",
     "mt_bench",
     "open_llm",
     "open_llm_v2",
+    "lmeval",
+    "rewards_alpaca",
     "paper_pairs",
     "paper_controlled",
     "reward_per_alpha",
@@ -54,6 +58,7 @@ rule tables:
         "../../envs/alpaca_eval.yaml"
     params:
         out=lambda wildcards, output: os.path.dirname(output.gain_plot),
+        notes=note_cli_args(config),
     shell:
         "expo tables --from . --out {params.out:q} --published {input.published:q}"
-        " --selection-dir selection > {log:q} 2>&1"
+        " --selection-dir selection {params.notes} > {log:q} 2>&1"

@@ -24,10 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default ROOT/resources/alpaca_eval/df_gamed.csv when present)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=None,
+        metavar="TABLE=TEXT",
+        help="why TABLE is empty, written into it (repeatable; the tables rule passes the stages the config "
+        "leaves out); an empty table without a note says what is missing under ROOT",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from expo.tables.build import build_tables
+    from expo.tables.notes import parse_notes
 
     result = build_tables(
         args.root,
@@ -36,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         selection_dir=args.selection_dir,
         df_gamed=args.df_gamed,
         plots_enabled=not args.no_plots,
+        stage_notes=parse_notes(args.note),
     )
     print(f"expo tables: wrote {len(result.files)} files to {result.out}")
     return 0

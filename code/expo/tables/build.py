@@ -13,7 +13,7 @@ from pathlib import Path
 
 from expo.errors import ExpoError
 from expo.io.atomic import atomic_dir, write_text
-from expo.tables import alpaca, mt_bench, open_llm, open_llm_v2, plots, provenance, views
+from expo.tables import alpaca, measured, mt_bench, notes, open_llm, open_llm_v2, plots, provenance, views
 from expo.tables.lmeval_results import read_all
 from expo.tables.published import load_published
 from expo.tables.selection import read_selections
@@ -22,6 +22,18 @@ from expo.tables.writer import write_table
 log = logging.getLogger(__name__)
 
 MARKER = ".expo_tables"
+TABLE_NAMES = (
+    "alpaca_eval",
+    "mt_bench",
+    "open_llm",
+    "open_llm_v2",
+    "lmeval",
+    "rewards_alpaca",
+    "paper_pairs",
+    "paper_controlled",
+    "reward_per_alpha",
+    "provenance",
+)
 DF_GAMED_DEFAULT = Path("resources") / "alpaca_eval" / "df_gamed.csv"
 
 
@@ -58,11 +70,19 @@ def build_tables(
     selection_dir: str | Path | None = None,
     df_gamed: str | Path | None = None,
     plots_enabled: bool = True,
+    stage_notes: dict[str, str] | None = None,
 ) -> TablesResult:
+    """``stage_notes``: ``{table: why it is empty}`` from the DAG (``--note``); a table left empty without one
+    says what is missing under ``root``."""
     root, out = Path(root), Path(out)
     if not root.is_dir():
         raise ExpoError(f"{root}: results folder not found (--from)")
     check_out_dir(out)
+    unknown = sorted(set(stage_notes or {}) - set(TABLE_NAMES))
+    if unknown:
+        raise ExpoError(
+            f"--note for unknown table(s) {', '.join(unknown)} (tables: {', '.join(TABLE_NAMES)})"
+        )
     published = load_published(published_path)
     selection_dir = Path(selection_dir) if selection_dir is not None else root / "selection"
     df_gamed_path = resolve_df_gamed(root, Path(df_gamed) if df_gamed is not None else None)
@@ -76,8 +96,10 @@ def build_tables(
     v2_rows = open_llm_v2.open_llm_v2_table(lm_results)
     tables = {"alpaca_eval": alpaca_rows, "mt_bench": mt_rows, "open_llm": v1_rows, "open_llm_v2": v2_rows}
     index = views.build_index(tables, published)
-    pairs_rows = views.pairs_view(index, published, selections)
     rewards = views.reward_means(root, published)
+    pairs_rows = views.pairs_view(index, published, selections, rewards)
+    lmeval_rows = measured.lmeval_table(lm_results, root)
+    rewards_rows = measured.rewards_table(root, published)
     controlled_rows = views.controlled_view(index, published, selections, rewards)
     reward_rows = views.reward_per_alpha_view(selections, published)
     judges: dict = {}
@@ -95,6 +117,13 @@ def build_tables(
         ("mt_bench", mt_rows, mt_bench.COLUMNS, "MT-Bench (FastChat single-answer grading)"),
         ("open_llm", v1_rows, open_llm.COLUMNS, "Open LLM Leaderboard v1"),
         ("open_llm_v2", v2_rows, open_llm_v2.COLUMNS, "Open LLM Leaderboard v2 (normalised)"),
+        ("lmeval", lmeval_rows, measured.LMEVAL_COLUMNS, "lm-eval: every task and metric per model"),
+        (
+            "rewards_alpaca",
+            rewards_rows,
+            measured.REWARDS_COLUMNS,
+            "Mean reward on the AlpacaEval prompts per model",
+        ),
         (
             "paper_pairs",
             pairs_rows,
@@ -105,16 +134,25 @@ def build_tables(
         ("reward_per_alpha", reward_rows, views.REWARD_COLUMNS, "Mean reward per alpha (selection)"),
         ("provenance", prov_rows, provenance.COLUMNS, "Provenance of each model's numbers"),
     ]
+    lm_tasks = {r.model: sorted(r.metrics) for r in lm_results}
+    given = stage_notes or {}
+    empty_notes = {
+        name: given.get(name) or notes.empty_reason(name, lm_tasks)
+        for name, rows, _, _ in out_tables
+        if not rows
+    }
     files: list[Path] = []
     with atomic_dir(out, force=True) as tmp:
         write_text(tmp / MARKER, "written by expo tables\n")
         for name, rows, columns, title in out_tables:
-            files += [out / p.name for p in write_table(tmp, name, rows, columns, title)]
+            note = empty_notes.get(name)
+            files += [out / p.name for p in write_table(tmp, name, rows, columns, title, note)]
         if plots_enabled:
             plots.plot_gains(pairs_rows, tmp / "expo_gain.png")
             plots.plot_reward_curves(selections, tmp / "reward_vs_alpha.png")
             files += [out / "expo_gain.png", out / "reward_vs_alpha.png"]
+    assert [t[0] for t in out_tables] == list(TABLE_NAMES)
     counts = {name: len(rows) for name, rows, _, _ in out_tables}
     for name, n in counts.items():
-        log.info("%s: %d rows", name, n)
+        log.info("%s: %d rows%s", name, n, f" ({empty_notes[name]})" if name in empty_notes else "")
     return TablesResult(out=out, files=files, counts=counts)

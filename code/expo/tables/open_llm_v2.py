@@ -1,4 +1,4 @@
-"""Open LLM Leaderboard v2 scores from lm-eval 0.4 ``leaderboard_*`` results, normalised as the leaderboard does.
+"""Open LLM Leaderboard v2 scores from lm-eval 0.4 ``leaderboard_*`` results, normalised as the Leaderboard does.
 
 Normalisation, as documented by Hugging Face ("Scores Normalization",
 https://huggingface.co/docs/leaderboards/open_llm_leaderboard/normalization): a raw score is mapped to
@@ -6,7 +6,7 @@ https://huggingface.co/docs/leaderboards/open_llm_leaderboard/normalization): a 
 score below the baseline counts 0. Tasks with subtasks of different numbers of choices (BBH, MuSR) are
 normalised per subtask and then averaged (unweighted); tasks without subtasks (GPQA 4 choices, MMLU-Pro 10
 choices) are normalised once; generative tasks (IFEval, MATH Lvl 5) have lower bound 0, so only rescaled.
-IFEval is the mean of prompt-level and instruction-level strict accuracy (the metric the leaderboard
+IFEval is the mean of prompt-level and instruction-level strict accuracy (the metric the Open LLM Leaderboard
 reports as "inst_level_strict_acc and prompt_level_strict_acc"). Groups: GPQA and MATH use lm-eval's group
 value when present, else the size-weighted mean of their subtasks (``n-samples``). The average is the mean
 of the six, empty unless all six are there. Numbers of choices follow the lm-eval 0.4

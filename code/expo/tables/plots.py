@@ -7,7 +7,15 @@ from pathlib import Path
 from expo.io.atomic import atomic_file
 from expo.tables.selection import Selection
 
-GAIN_METRICS = [("alpaca_wr", "AlpacaEval WR"), ("alpaca_lc", "AlpacaEval LC"), ("mt_bench", "MT-Bench")]
+METRIC_TITLES = {
+    "uf_reward": "Reward (UltraFeedback dev)",
+    "alpaca_reward": "Reward (AlpacaEval prompts)",
+    "alpaca_wr": "AlpacaEval WR",
+    "alpaca_lc": "AlpacaEval LC",
+    "mt_bench": "MT-Bench",
+    "open_llm_avg": "Open LLM v1 avg",
+    "open_llm_v2_avg": "Open LLM v2 avg",
+}
 
 
 def _pyplot():
@@ -24,27 +32,65 @@ def _save(fig, path: Path) -> None:
         fig.savefig(fh, format="png", dpi=120, bbox_inches="tight")
 
 
+def measured_panels(pairs_rows: list[dict]) -> list[tuple[str, list[dict]]]:
+    """(metric, rows) of every metric with a measured ExPO - Original difference, only the measured rows."""
+    panels = []
+    for metric in METRIC_TITLES:
+        rows = [r for r in pairs_rows if r["metric"] == metric and r.get("delta") is not None]
+        if rows:
+            panels.append((metric, rows))
+    return panels
+
+
 def plot_gains(pairs_rows: list[dict], path: Path) -> Path:
-    """Bars of ExPO - Original per pair (ours filled, published hatched), one panel per metric."""
+    """Bars of ExPO - Original per pair, one panel per metric that was measured here (filled), with the
+    published difference beside it where the paper has one (hatched). Published-only metrics and pairs are
+    left out (they are in paper_pairs.*); with nothing measured, one panel says so."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(GAIN_METRICS), figsize=(5 * len(GAIN_METRICS), 4.5), squeeze=False)
-    for ax, (metric, title) in zip(axes[0], GAIN_METRICS, strict=True):
-        rows = [r for r in pairs_rows if r["metric"] == metric]
-        labels = [r["pair"] for r in rows]
-        ours = [r["delta"] if r["delta"] is not None else 0.0 for r in rows]
-        pub = [r["published_delta"] if r["published_delta"] is not None else 0.0 for r in rows]
-        y = range(len(rows))
-        ax.barh([i - 0.2 for i in y], ours, height=0.4, label="ours", color="tab:blue")
-        ax.barh(
-            [i + 0.2 for i in y], pub, height=0.4, label="published", color="tab:gray", hatch="//", alpha=0.7
+    panels = measured_panels(pairs_rows)
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 4.5), squeeze=False)
+    if not panels:
+        ax = axes[0][0]
+        ax.text(
+            0.5,
+            0.5,
+            "nothing measured yet:\nno metric has results for both alpha 0\nand the chosen alpha",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
         )
-        ax.set_yticks(list(y), labels, fontsize=8)
+        ax.set_axis_off()
+        ax.set_title("ExPO - Original")
+    for ax, (metric, rows) in zip(axes[0], panels, strict=False):
+        y = list(range(len(rows)))
+        published = [
+            (i, r["published_delta"])
+            for i, r in zip(y, rows, strict=True)
+            if r.get("published_delta") is not None
+        ]
+        shift, height = (0.2, 0.4) if published else (0.0, 0.6)
+        ax.barh(
+            [i - shift for i in y],
+            [r["delta"] for r in rows],
+            height=height,
+            label="measured",
+            color="tab:blue",
+        )
+        if published:
+            ax.barh(
+                [i + shift for i, _ in published],
+                [d for _, d in published],
+                height=height,
+                label="published",
+                color="tab:gray",
+                hatch="//",
+                alpha=0.7,
+            )
+        ax.set_ylim(len(rows) - 0.4, -0.6)
+        ax.set_yticks(y, [r["pair"] for r in rows], fontsize=8)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(f"{title}: ExPO - Original")
-        if not rows:
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-        ax.invert_yaxis()
-    axes[0][0].legend(loc="lower right", fontsize=8)
+        ax.set_title(f"{METRIC_TITLES[metric]}: ExPO - Original")
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

@@ -158,8 +158,40 @@ def controlled_pairs(published: Published) -> set[str]:
     return {r["pair"] for r in published.controlled if "pair" in r}
 
 
-def pairs_view(index: Index, published: Published, selections: dict[str, Selection]) -> list[dict]:
-    seen = set(published.pairs) | set(selections)
+def _alpaca_reward_row(
+    pair: str, alpha: str | None, source: str, rewards: dict[Key, float], published: Published
+) -> list[dict]:
+    """Mean reward on the AlpacaEval prompts (``rewards_alpaca/``), alpha 0 vs ExPO; no published number."""
+    original = rewards.get((pair, "0.0"))
+    expo = rewards.get((pair, alpha)) if alpha else None
+    if original is None and expo is None:
+        return []
+    return [
+        {
+            "pair": pair,
+            "metric": "alpaca_reward",
+            "expo_alpha": alpha,
+            "alpha_source": source,
+            "published_alpha": published.published_alpha(pair),
+            "original": original,
+            "expo": expo,
+            "delta": diff(expo, original),
+            "original_model": model_id(pair, "0.0") if original is not None else None,
+            "expo_model": model_id(pair, alpha) if expo is not None else None,
+        }
+    ]
+
+
+def pairs_view(
+    index: Index,
+    published: Published,
+    selections: dict[str, Selection],
+    rewards: dict[Key, float] | None = None,
+) -> list[dict]:
+    """Per pair: the selection criterion (``uf_reward``), the AlpacaEval-prompt reward (``alpaca_reward``) and
+    each benchmark metric, ours beside the published numbers."""
+    rewards = rewards or {}
+    seen = set(published.pairs) | set(selections) | {k[0] for k in rewards if k[0] != "model:"}
     for by_key in index.tables.values():
         seen |= {k[0] for k in by_key if k[0] != "model:"}
     pairs = [p for p in published.pairs if p in seen] + sorted(seen - set(published.pairs))
@@ -168,6 +200,7 @@ def pairs_view(index: Index, published: Published, selections: dict[str, Selecti
     for pair in pairs:
         alpha, source = expo_alpha(pair, selections, published)
         rows += _selection_reward_rows(pair, alpha, source, selections.get(pair), published)
+        rows += _alpaca_reward_row(pair, alpha, source, rewards, published)
         for metric, (table, column, pub_key, pub_sub) in PAIR_METRICS.items():
             orig_row = index.get(table, (pair, "0.0"))
             expo_row = index.get(table, (pair, alpha)) if alpha else None

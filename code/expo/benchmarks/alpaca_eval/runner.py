@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class AlpacaEvalResult:
-    """What a run produced: the leaderboard row, failure count, request counts and output paths."""
+    """What a run produced: its leaderboard.csv row, failure count, request counts and output paths."""
 
     name: str
     leaderboard: dict

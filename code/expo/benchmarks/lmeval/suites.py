@@ -4,7 +4,7 @@
   TruthfulQA mc2 0, Winogrande 5, GSM8K 5. ``--num_fewshot`` is global in lm-eval, so there is one
   invocation per shot count (25, 10, 5, 0).
 * ``v2`` — the Open LLM Leaderboard v2 ``leaderboard`` group (MMLU-Pro, BBH, GPQA, MATH lvl 5, IFEval, MuSR)
-  with each task's own shots, run with ``--apply_chat_template --fewshot_as_multiturn`` as the leaderboard
+  with each task's own shots, run with ``--apply_chat_template --fewshot_as_multiturn`` as the Open LLM Leaderboard
   runs chat models.
 * ``local`` — ``expo_tiny_mc``, a 20-question multiple-choice task shipped with the package (offline smoke
   test and CI).
