@@ -157,6 +157,45 @@ def test_error_lines(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def tiny_mc_reference(model_dir: Path) -> dict:
+    """acc / acc_norm of the packaged expo_tiny_mc task by plain transformers, without lm-eval: the context
+    "Question: {q}\nAnswer:" and the continuation " {choice}" tokenized as one string (the tokenizer's own
+    BOS), the continuation's summed log-probability per choice; acc_norm divides it by the choice's length in
+    characters; stderr = sample standard deviation / sqrt(n)."""
+    import statistics
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import expo
+
+    task = Path(expo.__file__).parent / "resources" / "lmeval_tasks" / "expo_tiny_mc.jsonl"
+    docs = [json.loads(line) for line in task.read_text().splitlines() if line.strip()]
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").eval()
+    acc, acc_norm = [], []
+    for doc in docs:
+        context = f"Question: {doc['question']}\nAnswer:"
+        n_ctx = len(tok(context)["input_ids"])
+        lls = []
+        for choice in doc["choices"]:
+            ids = tok(context + " " + choice)["input_ids"]
+            with torch.inference_mode():
+                logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
+            lls.append(sum(logprobs[i - 1, ids[i]].item() for i in range(n_ctx, len(ids))))
+        acc.append(float(max(range(len(lls)), key=lambda i: lls[i]) == doc["label"]))
+        normed = [ll / len(c) for ll, c in zip(lls, doc["choices"], strict=True)]
+        acc_norm.append(float(max(range(len(normed)), key=lambda i: normed[i]) == doc["label"]))
+    n = len(docs)
+    return {
+        "n": n,
+        "acc": statistics.fmean(acc),
+        "acc_stderr": statistics.stdev(acc) / n**0.5,
+        "acc_norm": statistics.fmean(acc_norm),
+        "acc_norm_stderr": statistics.stdev(acc_norm) / n**0.5,
+    }
+
+
 @pytest.mark.slow
 def test_local_suite_on_demo_model(demo_dir, tmp_path, monkeypatch):
     out = tmp_path / "results_lmeval" / "demo_alpha0.0"
@@ -178,8 +217,12 @@ def test_local_suite_on_demo_model(demo_dir, tmp_path, monkeypatch):
     assert main(argv) == 0
     data = json.loads((out / "expo_tiny_mc.json").read_text())
     metrics = data["results"]["expo_tiny_mc"]
-    assert metrics["sample_len"] == 20
-    assert 0.0 <= metrics["acc,none"] <= 1.0 and 0.0 <= metrics["acc_norm,none"] <= 1.0
+    ref = tiny_mc_reference(demo_dir / "aligned")
+    assert metrics["sample_len"] == ref["n"] == 20
+    assert metrics["acc,none"] == pytest.approx(ref["acc"], abs=1e-12)
+    assert metrics["acc_norm,none"] == pytest.approx(ref["acc_norm"], abs=1e-12)
+    assert metrics["acc_stderr,none"] == pytest.approx(ref["acc_stderr"], rel=1e-9)
+    assert metrics["acc_norm_stderr,none"] == pytest.approx(ref["acc_norm_stderr"], rel=1e-9)
     assert data["config"]["model"] == "hf" and data["expo"]["suite"] == "local"
     raw = out / data["expo"]["raw_results"]
     assert raw.is_file() and raw.parent.parent.parent == out / "raw" / "local"
