@@ -264,14 +264,29 @@ def synthetic_df_gamed(path, n: int = 805) -> str:
     return str(path)
 
 
-def test_lc_from_local_df_gamed(shared_data, tmp_path):
+def alpaca_eval_lc(annotations: pd.DataFrame, df_gamed: str, monkeypatch) -> dict:
+    """alpaca_eval's own LC computation called directly, its hub download answered by the local file."""
+    from alpaca_eval.metrics import glm_winrate
+
+    with monkeypatch.context() as m:
+        m.setattr(glm_winrate, "hf_hub_download", lambda *a, **k: df_gamed)
+        return glm_winrate.get_length_controlled_winrate(
+            annotations.copy(), save_weights_dir=None, is_add_glm_preference_inplace=False
+        )
+
+
+def test_lc_from_local_df_gamed(shared_data, tmp_path, monkeypatch):
     annotations = pd.read_json(shared_data / "alpaca_eval/published/zephyr-7b-sft-full/annotations.json")
-    gamed = resolve_df_gamed(synthetic_df_gamed(tmp_path / "df_gamed.csv"))
+    df_gamed = synthetic_df_gamed(tmp_path / "df_gamed.csv")
+    gamed = resolve_df_gamed(df_gamed)
     assert gamed.path is not None and gamed.n_instructions == 805
     metric = make_metric(gamed, len(annotations))
     out = metric(annotations)
     assert out["lc_status"] == "ok"
-    assert 0 < out["length_controlled_winrate"] < 100 and math.isfinite(out["lc_standard_error"])
+    ref = alpaca_eval_lc(annotations, df_gamed, monkeypatch)
+    assert out["length_controlled_winrate"] == pytest.approx(ref["length_controlled_winrate"], abs=1e-9)
+    assert out["lc_standard_error"] == pytest.approx(ref["lc_standard_error"], abs=1e-9)
+    assert out["length_controlled_winrate"] != pytest.approx(out["win_rate"], abs=1e-3)  # LC is not the raw WR
     assert out["n_wins"] == 34  # the plain win-rate metrics ride along
 
     short = make_metric(gamed, 20)(annotations.iloc[:20])

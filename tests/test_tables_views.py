@@ -189,7 +189,17 @@ def test_lc_from_local_df_gamed_never_touches_hub(tmp_path, monkeypatch):
     path = tmp_path / "m" / "annotations.json"
     put_json(path, ann)
     row = alpaca_row("m", path, df_gamed)
-    assert 0.0 < row["lc_win_rate"] < 100.0
+    # the reference: alpaca_eval's GLM called directly, its (module-level) hub download answered by the file
+    import pandas as pd
+    from alpaca_eval.metrics import glm_winrate
+
+    with monkeypatch.context() as m:
+        m.setattr(glm_winrate, "hf_hub_download", lambda *a, **k: str(df_gamed))
+        ref = glm_winrate.get_length_controlled_winrate(
+            pd.DataFrame(ann), save_weights_dir=None, is_add_glm_preference_inplace=False
+        )
+    assert row["lc_win_rate"] == pytest.approx(ref["length_controlled_winrate"], abs=1e-9)
+    assert row["lc_win_rate"] != pytest.approx(row["win_rate"], abs=1e-3)
     assert "df_gamed.csv" in row["lc_note"]
     no_lc = alpaca_row("m", path, None)
     assert no_lc["lc_win_rate"] is None and no_lc["win_rate"] == row["win_rate"]
