@@ -286,7 +286,9 @@ def test_lc_from_local_df_gamed(shared_data, tmp_path, monkeypatch):
     ref = alpaca_eval_lc(annotations, df_gamed, monkeypatch)
     assert out["length_controlled_winrate"] == pytest.approx(ref["length_controlled_winrate"], abs=1e-9)
     assert out["lc_standard_error"] == pytest.approx(ref["lc_standard_error"], abs=1e-9)
-    assert out["length_controlled_winrate"] != pytest.approx(out["win_rate"], abs=1e-3)  # LC is not the raw WR
+    assert out["length_controlled_winrate"] != pytest.approx(
+        out["win_rate"], abs=1e-3
+    )  # LC is not the raw WR
     assert out["n_wins"] == 34  # the plain win-rate metrics ride along
 
     short = make_metric(gamed, 20)(annotations.iloc[:20])

@@ -45,7 +45,9 @@ def plain_scores(demo_dir):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(demo_dir / "reward")
-    model = AutoModelForSequenceClassification.from_pretrained(demo_dir / "reward", dtype=torch.float32).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(
+        demo_dir / "reward", dtype=torch.float32
+    ).eval()
 
     def score(recs):
         out = []

@@ -186,6 +186,18 @@ def test_build_with_mt_bench_and_v2_and_missing_benchmarks(tmp_path):
     # an empty table is not header-only: one row whose note says why (here: no v1 task under results_lmeval/)
     with open(tmp_path / "out" / "open_llm.csv", newline="") as fh:
         v1 = list(csv.DictReader(fh))
-    assert list(v1[0]) == ["model", "arc", "hellaswag", "mmlu", "truthfulqa", "winogrande", "gsm8k", "average", "note"]
+    assert list(v1[0]) == [
+        "model",
+        "arc",
+        "hellaswag",
+        "mmlu",
+        "truthfulqa",
+        "winogrande",
+        "gsm8k",
+        "average",
+        "note",
+    ]
     assert len(v1) == 1 and v1[0]["model"] == ""
-    assert v1[0]["note"].startswith("Open LLM Leaderboard v1 not run: results_lmeval/ holds none of its tasks (only ")
+    assert v1[0]["note"].startswith(
+        "Open LLM Leaderboard v1 not run: results_lmeval/ holds none of its tasks (only "
+    )

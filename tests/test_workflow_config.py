@@ -96,7 +96,7 @@ def test_paper_config_lists_an_extrapolation_job_for_every_pair_and_alpha(tmp_pa
         for alpha in (entry.get("alpha_grid") or config["alpha_grid"])
     }
     assert jobs >= expected
-    assert len(config["pairs"]) == 18  # 13 open pairs of PAPER.md + 5 controlled zephyr runs
+    assert len(config["pairs"]) == 18  # 13 open pairs of the paper + 5 controlled zephyr runs
     # hub models appear as download jobs; nothing is fetched in a dry run
     assert "download_model" in res.stdout
     assert not (tmp_path / "resources").exists()

@@ -1,8 +1,8 @@
 """Open LLM Leaderboard v1 scores (0-100) from lm-eval results, old-harness or lm-eval 0.4.
 
-Per PAPER.md: ARC-challenge acc_norm; HellaSwag acc_norm; MMLU = unweighted mean of ``acc`` over the 57
-subjects (old: ``hendrycksTest-<subject>``; 0.4: the ``mmlu_<subject>`` leaves, not the size-weighted
-``mmlu`` group); TruthfulQA mc2 (old: ``truthfulqa_mc``/``mc2``; 0.4: ``truthfulqa_mc2``/``acc,none``);
+As the ExPO paper reports the Open LLM Leaderboard v1: ARC-challenge acc_norm; HellaSwag acc_norm; MMLU =
+unweighted mean of ``acc`` over the 57 subjects (old: ``hendrycksTest-<subject>``; 0.4: the ``mmlu_<subject>``
+leaves, not the size-weighted ``mmlu`` group); TruthfulQA mc2 (old: ``truthfulqa_mc``/``mc2``; 0.4: ``truthfulqa_mc2``/``acc,none``);
 Winogrande acc; GSM8K (old: ``acc``; 0.4: ``exact_match,strict-match``). average = mean of the six, left
 empty unless all six are there. A benchmark the model was not run on is empty; a task present without its
 metric is an error naming the file.
