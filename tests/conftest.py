@@ -34,7 +34,7 @@ def shared_data() -> Path:
     failure when EXPO_REQUIRE_SHARED=1."""
     missing = [f.path for f in FIXTURES if not (SHARED_DATA / f.path).is_file()]
     if missing:
-        out = SHARED_DATA if os.environ.get(ENV_VAR) else DEFAULT_DIR
+        out = None if SHARED_DATA == ROOT / DEFAULT_DIR else SHARED_DATA  # None: the command's default
         msg = (
             f"fixture data not found ({len(missing)} of {len(FIXTURES)} files missing in {SHARED_DATA}, "
             f"e.g. {missing[0]}): run `{fetch_command(out)}` from the repository root"
