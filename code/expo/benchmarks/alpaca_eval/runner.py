@@ -6,7 +6,7 @@ annotator config, no precomputed leaderboard (nothing in site-packages is read o
 own cache off (``caching_path=None``, failed judgments not stored) and the annotator's completion function
 wrapped by the judge journal (``journal``). Failed judgments are counted; above ``max_failed_fraction`` the
 run fails with the count, and the judgments made so far stay in the journal. Outputs: ``annotations.json``
-and ``leaderboard.csv`` in the output directory (alpaca_eval's formats, the leaderboard with our ``judge``,
+and ``leaderboard.csv`` in the output directory (alpaca_eval's formats; leaderboard.csv also has our ``judge``,
 ``judge_host``, ``annotator`` and ``n_failed`` columns) and ``leaderboard.judge.json`` (the shared judge
 note), each written atomically.
 """
