@@ -74,7 +74,7 @@ def test_mt_bench_rules_run_against_a_local_judge(shared_data, demo_dir, tmp_pat
                 "api_key_env": "EXPO_TEST_JUDGE_KEY",
                 "data": str(shared_data / "mt_bench"),
                 "max_new_tokens": 4,
-                "parallel": 4,
+                "concurrency": 4,
             },
         }
         (work / "config.yaml").write_text(json.dumps(config))
