@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from expo.fixtures import DEFAULT_DIR, ENV_VAR, fetch_command
+from expo.fixtures import DEFAULT_DIR, default_out, fetch_command
 from expo.fixtures.manifest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_data_dir() -> Path:
-    """$EXPO_SHARED_DATA; else ../shared/data (CI) when present; else resources/test_fixtures of this checkout."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    beside = ROOT.parent / "shared" / "data"
-    return beside if beside.is_dir() else ROOT / DEFAULT_DIR
-
-
-SHARED_DATA = shared_data_dir()
+SHARED_DATA = default_out(ROOT)  # the same lookup as `expo fetch-fixtures`
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

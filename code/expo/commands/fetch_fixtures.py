@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         default=None,
-        help=f"fixture folder (default ${ENV_VAR} when set, else {DEFAULT_DIR}, where the tests look)",
+        help=f"fixture folder (default: where the tests look: ${ENV_VAR} when set, else ../shared/data when "
+        f"that folder exists, else {DEFAULT_DIR})",
     )
     parser.add_argument(
         "--base-url",
