@@ -2,9 +2,10 @@
 
 Nothing here loads a whole model. A safetensors shard is described by its header (parsed by hand, so a corrupt or
 truncated file is reported by name before any work starts), and tensor data is read with plain file reads at
-offsets, in element ranges, into caller-owned buffers (no mmap, so input pages never count in our RSS).
-Pickle checkpoints (``*.bin``/``*.pt``) are read only on request (``allow_pickle``), through ``torch.load``
-with ``weights_only=True`` and ``mmap=True``.
+offsets, in element ranges, into caller-owned buffers (no mmap, so input pages never count in our RSS), and
+offered to the files' content hashes on the way (:mod:`expo.extrapolate.fingerprints`). Safetensors are read
+without torch. Pickle checkpoints (``*.bin``/``*.pt``) are read only on request (``allow_pickle``), through
+``torch.load`` with ``weights_only=True`` and ``mmap=True``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import json
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from expo.errors import ExpoError
 
@@ -103,6 +107,8 @@ class Checkpoint:
     fingerprint_file: Path  # index file, or the single weight file whose header is hashed
     fingerprint_sha256: str
     weight_files: list[Path] = field(default_factory=list)
+    # safetensors file -> its raw header (length + JSON), to hash the file without reading it twice
+    headers: dict[Path, bytes] = field(default_factory=dict)
 
     @property
     def ties_word_embeddings(self) -> bool:
@@ -189,7 +195,9 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, TensorInfo], bytes]:
     return dict(sorted(tensors.items(), key=lambda kv: kv[1].begin)), prefix + raw
 
 
-def _open_safetensors(root: Path, role: str) -> tuple[dict[str, TensorInfo], Path, str, list[Path]] | None:
+def _open_safetensors(
+    root: Path, role: str
+) -> tuple[dict[str, TensorInfo], Path, str, list[Path], dict[Path, bytes]] | None:
     index = root / SAFETENSORS_INDEX
     if index.is_file():
         data = _read_json(index, f"{role} safetensors index")
@@ -198,11 +206,12 @@ def _open_safetensors(root: Path, role: str) -> tuple[dict[str, TensorInfo], Pat
             raise ExpoError(f"{role} safetensors index {index} has no 'weight_map'")
         files = sorted(set(weight_map.values()), key=str)
         tensors: dict[str, TensorInfo] = {}
+        headers: dict[Path, bytes] = {}
         for fname in files:
             shard = root / str(fname)
             if not shard.is_file():
                 raise ExpoError(f"{role} safetensors index {index} lists {fname}, which does not exist")
-            in_file, _ = read_safetensors_header(shard)
+            in_file, headers[shard] = read_safetensors_header(shard)
             for name, info in in_file.items():
                 if weight_map.get(name) == fname:
                     tensors[name] = info
@@ -213,7 +222,7 @@ def _open_safetensors(root: Path, role: str) -> tuple[dict[str, TensorInfo], Pat
                 "whose header does not have it"
             )
         digest = hashlib.sha256(index.read_bytes()).hexdigest()
-        return tensors, index, digest, [root / str(f) for f in files]
+        return tensors, index, digest, [root / str(f) for f in files], headers
     single = root / SAFETENSORS_SINGLE
     if not single.is_file():
         found = sorted(p for p in root.glob("*.safetensors") if p.is_file())
@@ -225,7 +234,7 @@ def _open_safetensors(root: Path, role: str) -> tuple[dict[str, TensorInfo], Pat
             )
         single = found[0]
     tensors, header = read_safetensors_header(single)
-    return tensors, single, hashlib.sha256(header).hexdigest(), [single]
+    return tensors, single, hashlib.sha256(header).hexdigest(), [single], {single: header}
 
 
 def _pickle_files(root: Path) -> list[Path]:
@@ -291,8 +300,9 @@ def open_checkpoint(path: str | os.PathLike, role: str, allow_pickle: bool = Fal
     if not isinstance(config, dict):
         raise ExpoError(f"{role} config {config_path} is not a JSON object")
     found = _open_safetensors(root, role)
+    headers: dict[Path, bytes] = {}
     if found is not None:
-        tensors, fp_file, digest, files = found
+        tensors, fp_file, digest, files, headers = found
         kind = "safetensors"
     else:
         pickles = _pickle_files(root)
@@ -307,26 +317,38 @@ def open_checkpoint(path: str | os.PathLike, role: str, allow_pickle: bool = Fal
         files, kind = pickles, "pickle"
     if not tensors:
         raise ExpoError(f"{role} model directory {root} has no tensors in its weight files")
-    return Checkpoint(role, root, kind, tensors, config, fp_file, digest, files)
+    return Checkpoint(role, root, kind, tensors, config, fp_file, digest, files, headers)
 
 
 class TensorReader:
-    """Reads element ranges of tensors into caller buffers, keeping file handles (or pickle dicts) open."""
+    """Reads element ranges of tensors into caller buffers, keeping file handles (or pickle dicts) open.
 
-    def __init__(self) -> None:
+    With ``fingerprints`` every safetensors read is offered to the file's content hash. One reader per thread.
+    """
+
+    def __init__(self, fingerprints=None) -> None:
         self._files: dict[Path, Any] = {}
         self._pickles: dict[Path, dict] = {}
+        self.fingerprints = fingerprints
+        self.read_seconds = 0.0  # wall time in read calls (hashing excluded)
+        self.hash_seconds = 0.0
 
     def read(self, info: TensorInfo, start: int, count: int, out) -> Any:
-        """Fill ``out`` (a uint8 torch tensor of at least count*itemsize bytes) and return a typed 1-D view."""
+        """Fill the start of ``out`` (a uint8 buffer of at least count*itemsize bytes) and return a 1-D view.
+
+        ``out`` a numpy array: the bytes (a uint8 view); a torch tensor: a view typed as the tensor's dtype.
+        """
         nbytes = count * info.itemsize
         view = out[:nbytes]
+        as_torch = not isinstance(view, np.ndarray)
+        arr = view.numpy() if as_torch else view
+        mem = memoryview(arr)
         if info.begin >= 0:
+            t0 = time.perf_counter()
             fh = self._files.get(info.file)
             if fh is None:
                 fh = self._files[info.file] = open(info.file, "rb", buffering=0)
             offset = info.begin + start * info.itemsize
-            mem = memoryview(view.numpy())
             done = 0
             while done < nbytes:
                 got = os.preadv(fh.fileno(), [mem[done:]], offset + done)
@@ -335,13 +357,20 @@ class TensorReader:
                         f"truncated safetensors file {info.file}: read past its end ({info.name})"
                     )
                 done += got
-            return view.view(torch_dtype(info.dtype))
-        state = self._pickles.get(info.file)
-        if state is None:
-            state = self._pickles[info.file] = _load_pickle(info.file)
-        typed = view.view(torch_dtype(info.dtype))
-        typed.copy_(state[info.name].reshape(-1)[start : start + count])
-        return typed
+            t1 = time.perf_counter()
+            self.read_seconds += t1 - t0
+            if self.fingerprints is not None:
+                self.fingerprints.feed(info.file, offset, mem)
+                self.hash_seconds += time.perf_counter() - t1
+        else:
+            import torch
+
+            state = self._pickles.get(info.file)
+            if state is None:
+                state = self._pickles[info.file] = _load_pickle(info.file)
+            src = state[info.name].reshape(-1)[start : start + count].contiguous()
+            arr[:] = src.view(torch.uint8).numpy()
+        return view.view(torch_dtype(info.dtype)) if as_torch else view
 
     def close(self) -> None:
         for fh in self._files.values():

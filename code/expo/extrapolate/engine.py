@@ -1,24 +1,37 @@
 """The streaming extrapolation: validate both checkpoints, then compute and write the output chunk by chunk.
 
 Memory stays at a few chunks whatever the model size: each tensor is read in element ranges from its shard,
-extrapolated in reused buffers and streamed into the output shard whose header was written up front. Output
-goes into a temp dir beside ``out`` that is renamed at the end, so a failure or a kill leaves no ``out``.
+extrapolated in reused buffers (numpy, no torch: :mod:`expo.extrapolate.compute`) and streamed into the output
+shard whose header was written up front; reading, computing and writing overlap on threads
+(:mod:`expo.extrapolate.stream`). Every input and output weight file gets a sha256 from the bytes streamed
+(:mod:`expo.extrapolate.fingerprints`), recorded in ``expo_provenance.json``. Output goes into a temp dir beside
+``out``, fsynced, then renamed, so a failure or a kill leaves no ``out``.
+
+Environment (for benchmarks): ``EXPO_EXTRAPOLATE_TIMINGS=1`` logs one ``timings {json}`` line with the split of
+the run (startup and imports, plan, read, hash, compute, write, fsync; busy seconds per thread, overlapping);
+``EXPO_EXTRAPOLATE_FINGERPRINTS=0`` skips the content hashes (to measure their cost; provenance then says so).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
+
+import numpy as np
 
 from expo.errors import ExpoError
 from expo.extrapolate.checkpoint import Checkpoint, TensorReader, open_checkpoint
-from expo.extrapolate.compute import PRECISIONS, ChunkMath, all_finite
-from expo.extrapolate.plan import PlannedTensor, build_plan
-from expo.extrapolate.provenance import copy_non_weight_files, non_weight_files, write_provenance
+from expo.extrapolate.compute import PRECISIONS, ChunkMath
+from expo.extrapolate.fingerprints import InputFingerprints, file_entry
+from expo.extrapolate.plan import build_plan
+from expo.extrapolate.provenance import copy_non_weight_files, fsync_path, non_weight_files, write_provenance
+from expo.extrapolate.stream import stream
 from expo.extrapolate.writer import BackgroundWriter, ShardedSafetensorsWriter, TensorSpec
 from expo.io.atomic import atomic_dir, check_free_space
 from expo.naming import parse_alpha
@@ -26,11 +39,10 @@ from expo.naming import parse_alpha
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE_MB = 1000  # several shards let earlier ones be fsynced while later ones are written
-CHUNK_ELEMS = 1 << 18  # elements per compute chunk: 512 KB of bf16, so a chunk stays in cache across the ops
-OUT_BUFFERS = 3  # output chunks in flight between the compute thread and the I/O thread
-# One compute thread plus one I/O thread: elementwise ops are memory-bound, and torch's intra-op thread pool
-# spins and doubles the CPU time on a busy machine for no gain.
-COMPUTE_THREADS = 1
+CHUNK_ELEMS = 1 << 17  # elements per compute chunk: 256 KB of bf16, so a chunk stays in cache across the ops
+OUT_BUFFERS = 4  # output chunks in flight between the compute thread and the writer thread
+TIMINGS_ENV = "EXPO_EXTRAPOLATE_TIMINGS"
+FINGERPRINTS_ENV = "EXPO_EXTRAPOLATE_FINGERPRINTS"
 OWNER_FILE = ".expo_extrapolate_owner"  # in the temp dir while it is written: "host pid"
 
 
@@ -73,40 +85,21 @@ def _check_out(out: Path, force: bool, inputs: list[Path]) -> None:
             raise ExpoError(f"output {out} overlaps the input model directory {src}")
 
 
-def _stream_tensor(
-    item: PlannedTensor, reader: TensorReader, math: ChunkMath, writer: BackgroundWriter
-) -> None:
-    al, sf = item.aligned, item.sft
-    writer.begin(item.name)
-    for start in range(0, al.numel, math.chunk_elems):
-        count = min(math.chunk_elems, al.numel - start)
-        out_buf = writer.acquire()
-        if item.action == "copy":
-            reader.read(al, start, count, out_buf)
-            writer.write(out_buf, count * al.itemsize)
-            continue
-        a = reader.read(al, start, count, math.buf_aligned)
-        s = reader.read(sf, start, count, math.buf_sft)
-        result = math.extrapolate(a, s, out_buf)
-        if not all_finite(result):
-            raise ExpoError(
-                f"tensor {item.name}: the extrapolated weights contain NaN or Inf (alpha={math.alpha}; "
-                "check the input weights)"
-            )
-        writer.write(out_buf, count * al.itemsize)
-    writer.end()
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
+def _process_age() -> float | None:
+    """Seconds since this process started (Linux /proc), i.e. interpreter start-up plus imports so far."""
     try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return round(uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 3)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off")
 
 
 def extrapolate(
@@ -119,12 +112,18 @@ def extrapolate(
     allow_pickle: bool = False,
     shard_size_mb: float = DEFAULT_SHARD_SIZE_MB,
     progress: bool = True,
+    fingerprints: bool | None = None,
 ) -> Path:
     """Write ``aligned + alpha * (aligned - sft)`` to ``out`` as sharded safetensors; return ``out``.
 
     ``precision``: ``reference`` (the authors' op order in the aligned dtype, bit for bit) or ``fp32``
-    (compute in float32, round once). Raises ExpoError, naming the culprit, on any bad input, before writing.
+    (compute in float32, round once). ``fingerprints``: sha256 of every input and output weight file in the
+    provenance (default: on unless ``EXPO_EXTRAPOLATE_FINGERPRINTS=0``). Raises ExpoError, naming the culprit, on
+    any bad input, before writing.
     """
+    startup = _process_age()
+    t_start = time.perf_counter()
+    cpu_start = time.process_time()
     from tqdm import tqdm
 
     alpha = parse_alpha(alpha)
@@ -136,13 +135,21 @@ def extrapolate(
         raise ExpoError(f"shard size {shard_size_mb!r} MB is not a number") from None
     if shard_bytes <= 0:
         raise ExpoError(f"shard size {shard_size_mb!r} MB must be positive")
+    if fingerprints is None:
+        fingerprints = _env_flag(FINGERPRINTS_ENV, True)
     out = Path(out)
     sft_dir, aligned_dir = Path(sft), Path(aligned)
     sft_ckpt: Checkpoint = open_checkpoint(sft_dir, "sft", allow_pickle)
     aligned_ckpt: Checkpoint = open_checkpoint(aligned_dir, "aligned", allow_pickle)
     _check_out(out, force, [sft_dir, aligned_dir])
+    hashes = InputFingerprints() if fingerprints else None
+    if hashes is not None:
+        for ckpt in (aligned_ckpt, sft_ckpt):
+            for path in ckpt.weight_files:
+                hashes.add(path, ckpt.headers.get(path, b""))
 
-    with TensorReader() as reader:
+    timings: dict[str, float | int | None] = {"startup_and_imports": startup}
+    with TensorReader(hashes) as reader:
         plan = build_plan(sft_ckpt, aligned_ckpt, reader)
         specs = [TensorSpec(t.name, t.aligned.dtype, t.aligned.shape, t.nbytes) for t in plan]
         extra_bytes = sum(p.stat().st_size for p in non_weight_files(aligned_dir))
@@ -158,20 +165,26 @@ def extrapolate(
             precision,
             out,
         )
-        math = ChunkMath(alpha, precision, CHUNK_ELEMS)
+        chunk_elems = CHUNK_ELEMS
+        math = ChunkMath(alpha, precision, chunk_elems)
         remove_stale_temp_dirs(out)
+        timings["plan"] = time.perf_counter() - t_start
         with atomic_dir(out, force=force) as tmp:
             (tmp / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
             copy_non_weight_files(aligned_dir, tmp)
-            writer = ShardedSafetensorsWriter(tmp, specs, shard_bytes)
-            background = BackgroundWriter(writer, [math.new_buffer() for _ in range(OUT_BUFFERS)])
+            writer = ShardedSafetensorsWriter(tmp, specs, shard_bytes, fingerprints=fingerprints)
+            buffers = [np.empty(chunk_elems * 8, np.uint8) for _ in range(OUT_BUFFERS)]
+            background = BackgroundWriter(writer, buffers)
+            t_stream = time.perf_counter()
             try:
-                with _torch_threads(COMPUTE_THREADS):
-                    bar = tqdm(
-                        plan, desc="extrapolate", unit="tensor", disable=not progress, dynamic_ncols=True
-                    )
-                    for item in bar:
-                        _stream_tensor(item, reader, math, background)
+                with tqdm(
+                    total=len(plan),
+                    desc="extrapolate",
+                    unit="tensor",
+                    disable=not progress,
+                    dynamic_ncols=True,
+                ) as bar:
+                    timings.update(stream(plan, reader, math, background, on_tensor=lambda _: bar.update()))
                 background.close()
             except BaseException as exc:
                 with contextlib.suppress(BaseException):
@@ -180,10 +193,27 @@ def extrapolate(
                 if isinstance(exc, OSError):
                     raise ExpoError(f"writing the output {out} failed: {exc}") from None
                 raise
+            timings["stream_wall"] = time.perf_counter() - t_stream
             try:
                 writer.finish()
             except OSError as exc:
                 raise ExpoError(f"writing the output {out} failed: {exc}") from None
+            t_hash = time.perf_counter()
+            content = None
+            if hashes is not None:
+                content = {
+                    role: {
+                        str(path.relative_to(ckpt.root)): file_entry(hashes.finish(path), path.stat().st_size)
+                        for path in ckpt.weight_files
+                    }
+                    for role, ckpt in (("sft", sft_ckpt), ("aligned", aligned_ckpt))
+                }
+                content["output"] = {
+                    name: file_entry(digest, writer.shard_sizes[name])
+                    for name, digest in writer.shard_hashes.items()
+                }
+                timings["hash_catch_up_bytes"] = hashes.caught_up_bytes
+            timings["hash_catch_up"] = time.perf_counter() - t_hash
             write_provenance(
                 tmp,
                 sft_ckpt,
@@ -191,7 +221,27 @@ def extrapolate(
                 alpha,
                 precision,
                 extra={"tensors": len(plan), "total_size": weight_bytes, "shards": len(writer.shards)},
+                content=content,
             )
             (tmp / OWNER_FILE).unlink()
+            fsync_path(tmp)  # the directory entries, before the rename
+        fsync_path(out.parent)  # the rename
+    timings.update(
+        read=reader.read_seconds,
+        hash_inputs=reader.hash_seconds,
+        write=writer.write_seconds,
+        hash_outputs=writer.hash_seconds,
+        writeback_calls=writer.sync_stats.writeback_seconds,
+        fsync_thread=writer.sync_stats.fsync_seconds,
+        final_fsync_wait=writer.final_sync_wait_seconds,
+        in_function=time.perf_counter() - t_start,
+        cpu_in_function=time.process_time() - cpu_start,
+        gigabytes_written=weight_bytes / 1e9,
+    )
+    if _env_flag(TIMINGS_ENV, False):
+        log.info(
+            "timings %s",
+            json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()}),
+        )
     log.info("wrote %s (%d shards)", out, len(writer.shards))
     return out

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
+
 from expo.errors import ExpoError
 from expo.extrapolate.checkpoint import Checkpoint, TensorInfo, TensorReader
 
@@ -74,18 +76,16 @@ def _check_pair(name: str, sft: TensorInfo, aligned: TensorInfo) -> None:
 
 
 def _equal_bytes(name: str, sft: TensorInfo, aligned: TensorInfo, reader: TensorReader) -> bool:
-    import torch
-
     if sft.dtype != aligned.dtype:
         return False
-    buf_a = torch.empty(COMPARE_CHUNK_ELEMS * aligned.itemsize, dtype=torch.uint8)
-    buf_s = torch.empty(COMPARE_CHUNK_ELEMS * aligned.itemsize, dtype=torch.uint8)
+    size = min(COMPARE_CHUNK_ELEMS, aligned.numel) * aligned.itemsize
+    buf_a = np.empty(size, dtype=np.uint8)
+    buf_s = np.empty(size, dtype=np.uint8)
     for start in range(0, aligned.numel, COMPARE_CHUNK_ELEMS):
         count = min(COMPARE_CHUNK_ELEMS, aligned.numel - start)
-        reader.read(aligned, start, count, buf_a)
-        reader.read(sft, start, count, buf_s)
-        nbytes = count * aligned.itemsize
-        if not torch.equal(buf_a[:nbytes], buf_s[:nbytes]):
+        if not np.array_equal(
+            reader.read(aligned, start, count, buf_a), reader.read(sft, start, count, buf_s)
+        ):
             return False
     return True
 

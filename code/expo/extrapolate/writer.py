@@ -2,16 +2,21 @@
 
 All output tensor names, dtypes and shapes are known before the first byte (from the aligned headers), so each
 shard's header is written up front and tensor bytes are then streamed into it chunk by chunk: memory stays at one
-chunk whatever the shard size. A shard is closed as soon as its last tensor is complete and fsynced on a
+chunk whatever the shard size. Each shard's sha256 is computed from the bytes as they are written. Every
+``WRITEBACK_BYTES`` the kernel is asked to start writing the shard to disk (``sync_file_range``, Linux), so the
+disk works while the engine computes; a shard is closed as soon as its last tensor is complete and fsynced on a
 sync thread while the next one is written.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import json
 import os
 import queue
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +25,8 @@ from expo.errors import ExpoError
 from expo.io.atomic import write_json
 
 INDEX_NAME = "model.safetensors.index.json"
+WRITEBACK_BYTES = 64 << 20  # start the disk write-out of a shard every 64 MB written
+_SYNC_FILE_RANGE_WRITE = 2
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,38 @@ class TensorSpec:
     nbytes: int
 
 
-def _fsync_and_close(fh) -> None:
+class _SyncStats:
+    def __init__(self) -> None:
+        self.fsync_seconds = 0.0
+        self.writeback_seconds = 0.0
+
+
+def _fsync_and_close(fh, stats: _SyncStats) -> None:
+    t0 = time.perf_counter()
     try:
         os.fsync(fh.fileno())
     finally:
         fh.close()
+        stats.fsync_seconds += time.perf_counter() - t0
+
+
+_sync_file_range = None
+
+
+def _start_writeback(fd: int, stats: _SyncStats) -> None:
+    """Ask the kernel to start writing the file's dirty pages to disk, without waiting (a no-op off Linux)."""
+    global _sync_file_range
+    if _sync_file_range is None:
+        try:
+            fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+            fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            _sync_file_range = fn
+        except (OSError, AttributeError):
+            _sync_file_range = False
+    if _sync_file_range:
+        t0 = time.perf_counter()
+        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+        stats.writeback_seconds += time.perf_counter() - t0
 
 
 def plan_shards(specs: list[TensorSpec], shard_bytes: int) -> list[list[TensorSpec]]:
@@ -74,9 +108,14 @@ def encode_header(specs: list[TensorSpec], metadata: dict[str, str] | None = Non
 
 
 class ShardedSafetensorsWriter:
-    """Write tensors in the planned order: ``begin(name)``, ``write(bytes-like)`` repeatedly, ``end()``."""
+    """Write tensors in the planned order: ``begin(name)``, ``write(bytes-like)`` repeatedly, ``end()``.
 
-    def __init__(self, out_dir: Path, specs: list[TensorSpec], shard_bytes: int) -> None:
+    With ``fingerprints`` each shard's sha256 is kept in ``shard_hashes`` (file name -> hex digest).
+    """
+
+    def __init__(
+        self, out_dir: Path, specs: list[TensorSpec], shard_bytes: int, fingerprints: bool = True
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.shards = plan_shards(specs, shard_bytes)
         self.weight_map: dict[str, str] = {}
@@ -88,6 +127,15 @@ class ShardedSafetensorsWriter:
         self._remaining = 0
         self._syncer: ThreadPoolExecutor | None = None
         self._syncs: list[Future] = []
+        self.fingerprints = fingerprints
+        self.shard_hashes: dict[str, str] = {}
+        self.shard_sizes: dict[str, int] = {}
+        self._hash = None
+        self._unsynced = 0
+        self.sync_stats = _SyncStats()
+        self.write_seconds = 0.0
+        self.hash_seconds = 0.0
+        self.final_sync_wait_seconds = 0.0
 
     def begin(self, name: str) -> None:
         self._pos += 1
@@ -99,15 +147,35 @@ class ShardedSafetensorsWriter:
             self._shard = shard_idx
             fname = shard_file_name(shard_idx, len(self.shards))
             self._fh = open(self.out_dir / fname, "wb")
-            self._fh.write(encode_header(self.shards[shard_idx]))
+            header = encode_header(self.shards[shard_idx])
+            self._fh.write(header)
+            self.shard_sizes[fname] = len(header) + sum(s.nbytes for s in self.shards[shard_idx])
+            self._hash = hashlib.sha256(header) if self.fingerprints else None
+            self._unsynced = len(header)
         self.weight_map[name] = shard_file_name(shard_idx, len(self.shards))
         self._remaining = spec.nbytes
 
     def write(self, data) -> None:
+        t0 = time.perf_counter()
         n = self._fh.write(data)
+        t1 = time.perf_counter()
+        self.write_seconds += t1 - t0
+        if self._hash is not None:
+            self._hash.update(data)
+            self.hash_seconds += time.perf_counter() - t1
         self._remaining -= n
         if self._remaining < 0:
             raise RuntimeError("wrote more bytes than the tensor has")
+        self._unsynced += n
+        if self._unsynced >= WRITEBACK_BYTES:
+            self._unsynced = 0
+            self._fh.flush()
+            self._sync_thread().submit(_start_writeback, self._fh.fileno(), self.sync_stats)
+
+    def _sync_thread(self) -> ThreadPoolExecutor:
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="expo-fsync")
+        return self._syncer
 
     def end(self) -> None:
         if self._remaining != 0:
@@ -120,9 +188,10 @@ class ShardedSafetensorsWriter:
         if self._fh is not None:
             fh, self._fh = self._fh, None
             fh.flush()
-            if self._syncer is None:
-                self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="expo-fsync")
-            self._syncs.append(self._syncer.submit(_fsync_and_close, fh))
+            if self._hash is not None:
+                self.shard_hashes[Path(fh.name).name] = self._hash.hexdigest()
+                self._hash = None
+            self._syncs.append(self._sync_thread().submit(_fsync_and_close, fh, self.sync_stats))
 
     def _wait_syncs(self) -> None:
         if self._syncer is not None:
@@ -136,7 +205,9 @@ class ShardedSafetensorsWriter:
         """Check that every tensor was written, then write the index; return its path."""
         if self._pos != len(self._order) - 1 or self._fh is not None:
             raise ExpoError(f"internal error: {len(self._order) - self._pos - 1} tensors were not written")
+        t0 = time.perf_counter()
         self._wait_syncs()
+        self.final_sync_wait_seconds = time.perf_counter() - t0
         index = self.out_dir / INDEX_NAME
         write_json(
             index,
@@ -183,7 +254,7 @@ class BackgroundWriter:
                     if kind == "begin":
                         self.writer.begin(arg)
                     elif kind == "write":
-                        self.writer.write(memoryview(arg[:nbytes].numpy()))
+                        self.writer.write(memoryview(arg[:nbytes]))
                     else:
                         self.writer.end()
             except BaseException as exc:  # handed to the caller
