@@ -453,3 +453,104 @@ def test_write_failure_is_an_error_and_leaves_no_output(tmp_path, monkeypatch, s
     monkeypatch.setattr(writer.ShardedSafetensorsWriter, "write", failing_write)
     sft, aligned = _pair(tmp_path)
     _expect_error(tmp_path, sft, aligned, r"writing the output .*out failed: .*No space left on device")
+
+
+# ---- content fingerprints in expo_provenance.json ----
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _assert_files_hashed(entry: dict, directory: Path) -> None:
+    assert entry["files"], entry
+    on_disk = {p.name for p in directory.glob("*.safetensors")} | {p.name for p in directory.glob("*.bin")}
+    assert set(entry["files"]) == on_disk
+    for name, info in entry["files"].items():
+        assert info["sha256"] == _sha256_file(directory / name), name
+        assert info["bytes"] == (directory / name).stat().st_size, name
+
+
+@pytest.mark.parametrize("layout", [(1, 1), (3, 3), (2, 4)])
+def test_provenance_hashes_every_input_and_output_weight_file(tmp_path, small_chunks, layout):
+    sft_t, al_t = make_tensors(torch.bfloat16)
+    sft = write_checkpoint(tmp_path / "sft", sft_t, shards=layout[0])
+    aligned = write_checkpoint(tmp_path / "aligned", al_t, shards=layout[1])
+    limit_mb = 2000 / 2**20  # several output shards
+    out = extrapolate(sft, aligned, ALPHA, tmp_path / "out", shard_size_mb=limit_mb, progress=False)
+    prov = json.loads((out / "expo_provenance.json").read_text())
+    assert prov["content_hash"] == "sha256"
+    _assert_files_hashed(prov["sft"], sft)
+    _assert_files_hashed(prov["aligned"], aligned)
+    _assert_files_hashed(prov["output"], out)
+    assert len(prov["output"]["files"]) == prov["shards"] > 1
+
+
+def test_equal_shapes_different_weights_get_different_fingerprints(tmp_path):
+    sft_t, al_t = make_tensors(torch.bfloat16)
+    _, other_t = make_tensors(torch.bfloat16, seed=7)  # same names, shapes and dtypes; other values
+    sft = write_checkpoint(tmp_path / "sft", sft_t, shards=2)
+    aligned = write_checkpoint(tmp_path / "aligned", al_t, shards=2)
+    other = write_checkpoint(tmp_path / "other", other_t, shards=2)
+    prov_a = json.loads(
+        (
+            extrapolate(sft, aligned, ALPHA, tmp_path / "a", progress=False) / "expo_provenance.json"
+        ).read_text()
+    )
+    prov_b = json.loads(
+        (extrapolate(sft, other, ALPHA, tmp_path / "b", progress=False) / "expo_provenance.json").read_text()
+    )
+    # the structure fingerprint (index file) cannot tell them apart; the content fingerprints do
+    assert prov_a["aligned"]["sha256"] == prov_b["aligned"]["sha256"]
+    assert prov_a["aligned"]["weights_sha256"] != prov_b["aligned"]["weights_sha256"]
+    for name in prov_a["aligned"]["files"]:
+        assert prov_a["aligned"]["files"][name]["sha256"] != prov_b["aligned"]["files"][name]["sha256"]
+    assert prov_a["output"]["weights_sha256"] != prov_b["output"]["weights_sha256"]
+    assert prov_a["sft"]["weights_sha256"] == prov_b["sft"]["weights_sha256"]  # the same sft
+
+
+def test_fingerprints_of_skipped_tensors_and_pickles_cover_whole_files(tmp_path):
+    sft_t, al_t = make_tensors(torch.float32)
+    tied = {"tie_word_embeddings": True}
+    al_t["lm_head.weight"] = al_t["model.embed_tokens.weight"].clone()  # an alias: never read by the stream
+    aligned = write_checkpoint(tmp_path / "aligned", al_t, config=tied)
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    (sft / "config.json").write_text(json.dumps(tied))
+    torch.save({n: t for n, t in sft_t.items() if n != "lm_head.weight"}, sft / "pytorch_model.bin")
+    out = extrapolate(sft, aligned, ALPHA, tmp_path / "out", allow_pickle=True, progress=False)
+    prov = json.loads((out / "expo_provenance.json").read_text())
+    _assert_files_hashed(prov["aligned"], aligned)
+    _assert_files_hashed(prov["sft"], sft)
+    _assert_files_hashed(prov["output"], out)
+
+
+def test_fingerprints_can_be_skipped_for_benchmarks(tmp_path, monkeypatch):
+    monkeypatch.setenv(engine.FINGERPRINTS_ENV, "0")
+    sft, aligned = _pair(tmp_path)
+    prov = json.loads(
+        (
+            extrapolate(sft, aligned, ALPHA, tmp_path / "out", progress=False) / "expo_provenance.json"
+        ).read_text()
+    )
+    assert prov["content_hash"] is None
+    assert prov["aligned"]["files"] is None and prov["output"]["weights_sha256"] is None
+    assert prov["aligned"]["sha256"]  # the structure fingerprint is still there
+
+
+def test_timings_are_logged_when_asked(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(engine.TIMINGS_ENV, "1")
+    sft_t, al_t = make_tensors(torch.bfloat16)
+    sft = write_checkpoint(tmp_path / "sft", sft_t, shards=3)
+    aligned = write_checkpoint(tmp_path / "aligned", al_t, shards=3)
+    with caplog.at_level("INFO", logger="expo.extrapolate.engine"):
+        extrapolate(sft, aligned, ALPHA, tmp_path / "out", progress=False)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("timings ")]
+    assert len(lines) == 1
+    timings = json.loads(lines[0].removeprefix("timings "))
+    for key in ("startup_and_imports", "read", "hash_inputs", "compute_seconds", "write", "hash_outputs",
+                "final_fsync_wait", "in_function"):  # fmt: skip
+        assert key in timings, key
+    assert timings["in_function"] >= timings["stream_wall"] > 0
+    # the same shard layout on both sides: every input byte was hashed as it streamed by, none read twice
+    assert timings["hash_catch_up_bytes"] == 0
