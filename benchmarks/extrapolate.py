@@ -2,8 +2,13 @@
 
 Builds a synthetic bf16 Llama pair (hidden 2048, vocab 32000, 3 shards; aligned = sft + small noise) with 8
 layers (~1.1 GB each) and one twice as deep (16 layers), then runs each approach as a separate child process and
-prints wall time and peak RSS (``ru_maxrss`` of that child from ``os.wait4``) plus the ratios. Also checks that the
-engine's output is bit-identical to the reference script's.
+prints wall time, CPU time and peak RSS (``ru_maxrss`` of that child from ``os.wait4``) with the machine's load
+average after each run, plus the ratios. The engine runs twice: as used (sha256 of every input and output weight
+file) and without the hashes (``EXPO_EXTRAPOLATE_FINGERPRINTS=0``), to show their cost; both log the split of
+their time (``EXPO_EXTRAPOLATE_TIMINGS=1``: start-up and imports, plan, and the busy seconds of the overlapping
+read / input hash / compute / write / output hash / fsync work). Also checks that the engine's output is
+bit-identical to the reference script's. mergekit (extra ``bench``) is run when ``mergekit-yaml`` is installed
+beside this Python. The machine may be shared: compare runs by their load.
 
     python benchmarks/extrapolate.py [--workdir DIR] [--alpha 0.3] [--no-2x] [--no-mergekit] [--keep]
 """
@@ -137,8 +142,8 @@ def mergekit_config(sft: Path, aligned: Path, alpha: float) -> str:
     )
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """Run ``cmd`` as a child; return (wall seconds, CPU seconds, peak RSS in GB) of that child."""
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run ``cmd`` as a child; return (wall seconds, CPU seconds, peak RSS in GB, stderr) of that child."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -148,7 +153,27 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     proc.stderr.close()
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e9
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e9, err
+
+
+def engine_split(stderr: str) -> str:
+    """The engine's ``timings {json}`` log line as one readable line."""
+    found = [
+        line.split("timings ", 1)[1]
+        for line in stderr.splitlines()
+        if "expo.extrapolate.engine: timings " in line
+    ]
+    if not found:
+        return "no timings line"
+    t = json.loads(found[-1])
+    return (
+        f"start-up+imports {t['startup_and_imports']:.2f} s, plan {t['plan']:.2f} s, stream {t['stream_wall']:.2f} s "
+        f"wall [busy, overlapping: read {t['read']:.2f}, hash in {t['hash_inputs']:.2f}, compute "
+        f"{t['compute_seconds']:.2f}, write {t['write']:.2f}, hash out {t['hash_outputs']:.2f}, write-back calls "
+        f"{t['writeback_calls']:.2f}, fsync {t['fsync_thread']:.2f}], final fsync wait {t['final_fsync_wait']:.2f} s, "
+        f"hash catch-up {t['hash_catch_up']:.2f} s; CPU: compute thread {t['compute_cpu_seconds']:.2f} s, reader "
+        f"thread {t['reader_cpu_seconds']:.2f} s, whole call {t['cpu_in_function']:.2f} s"
+    )
 
 
 def compare_outputs(a: Path, b: Path) -> tuple[int, int]:
@@ -203,10 +228,12 @@ def main() -> None:
         return
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    env["EXPO_EXTRAPOLATE_TIMINGS"] = "1"
+    env.pop("EXPO_EXTRAPOLATE_FINGERPRINTS", None)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="expo-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     have_mergekit = not args.no_mergekit and shutil.which("mergekit-yaml", path=str(BIN)) is not None
-    print(f"load average at start: {os.getloadavg()}  cpus: {os.cpu_count()}")
+    print(f"load average at start (1/5/15 min): {os.getloadavg()}  cpus: {os.cpu_count()}")
     if not have_mergekit:
         print(
             "mergekit: not run ("
@@ -227,9 +254,22 @@ def main() -> None:
         print(
             f"[{label}] pair: {layers} layers, {model_gb:.2f} GB each (built in {time.perf_counter() - t0:.0f} s)"
         )
+        engine_cmd = [
+            str(BIN / "expo"),
+            "extrapolate",
+            "--sft",
+            str(sft),
+            "--aligned",
+            str(aligned),
+            "--alpha",
+            repr(args.alpha),
+            "--out",
+            "{out}",
+            "--no-progress",
+        ]
         runs = {
-            "expo extrapolate": [str(BIN / "expo"), "extrapolate", "--sft", str(sft), "--aligned", str(aligned),
-                                 "--alpha", repr(args.alpha), "--out", "{out}", "--no-progress"],
+            "expo extrapolate": engine_cmd,
+            "expo extrapolate, no hashes": engine_cmd,
             "reference (from_pretrained loop)": [sys.executable, __file__, "--_reference", str(sft), str(aligned),
                                                  repr(args.alpha), "{out}"],
         }  # fmt: skip
@@ -239,9 +279,10 @@ def main() -> None:
             runs["mergekit linear"] = [str(BIN / "mergekit-yaml"), str(cfg), "{out}"]
         outs = {}
         for name, cmd in runs.items():
-            out = workdir / f"out_{label}_{name.split()[0]}"
+            out = workdir / f"out_{label}_{name.split()[0]}{'_nohash' if 'no hashes' in name else ''}"
             shutil.rmtree(out, ignore_errors=True)
-            wall, cpu, rss = measure([c.replace("{out}", str(out)) for c in cmd], env)
+            run_env = {**env, "EXPO_EXTRAPOLATE_FINGERPRINTS": "0"} if "no hashes" in name else env
+            wall, cpu, rss, err = measure([c.replace("{out}", str(out)) for c in cmd], run_env)
             results[(label, name)] = (wall, cpu, rss)
             outs[name] = out
             load = os.getloadavg()[0]
@@ -249,6 +290,8 @@ def main() -> None:
                 f"[{label}] {name:34s} {wall:7.1f} s wall {cpu:7.1f} s CPU {rss:6.2f} GB  (load {load:.2f})",
                 flush=True,
             )
+            if name.startswith("expo"):
+                print(f"[{label}]     split: {engine_split(err)}", flush=True)
         cmp = [sys.executable, __file__, "--_compare", str(outs["expo extrapolate"])]
         cmp.append(str(outs["reference (from_pretrained loop)"]))
         n, diff = subprocess.run(cmp, env=env, check=True, capture_output=True, text=True).stdout.split()
@@ -271,10 +314,16 @@ def main() -> None:
             mk = results[(label, "mergekit linear")]
             line += f"; vs mergekit: {mk[0] / eng[0]:.2f}x / {mk[1] / eng[1]:.2f}x"
         print(line)
+        bare = results[(label, "expo extrapolate, no hashes")]
+        print(
+            f"[{label}] cost of the sha256 fingerprints: +{eng[0] - bare[0]:.2f} s wall "
+            f"(+{100 * (eng[0] / bare[0] - 1):.0f}%), +{eng[1] - bare[1]:.2f} s CPU"
+        )
     if ("2x", "expo extrapolate") in results:
         for name in dict.fromkeys(n for _, n in results):
             r1, r2 = results[("1x", name)][2], results[("2x", name)][2]
             print(f"RSS 2x pair / 1x pair, {name}: {r2 / r1:.2f}")
+    print(f"load average at end (1/5/15 min): {os.getloadavg()}")
     if args.workdir is None and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
