@@ -554,3 +554,28 @@ def test_timings_are_logged_when_asked(tmp_path, monkeypatch, caplog):
     assert timings["in_function"] >= timings["stream_wall"] > 0
     # the same shard layout on both sides: every input byte was hashed as it streamed by, none read twice
     assert timings["hash_catch_up_bytes"] == 0
+
+
+def test_reader_fills_torch_buffers_too(tmp_path):
+    """Callers holding torch buffers (the in-engine sweep) get a typed torch view, as before the numpy engine."""
+    from expo.extrapolate.checkpoint import TensorReader, open_checkpoint
+
+    sft_t, _ = make_tensors(torch.bfloat16)
+    ckpt = open_checkpoint(write_checkpoint(tmp_path / "sft", sft_t), "sft")
+    info = ckpt.tensors["model.layers.0.mlp.up_proj.weight"]
+    with TensorReader() as reader:
+        got = reader.read(info, 0, info.numel, torch.empty(info.nbytes, dtype=torch.uint8))
+    assert got.dtype == torch.bfloat16
+    assert torch.equal(got.view(info.shape), sft_t["model.layers.0.mlp.up_proj.weight"])
+
+
+def test_provenance_still_reads_in_the_tables(tmp_path):
+    from expo.tables.provenance import provenance_view
+    from expo.tables.published import Published
+
+    sft, aligned = _pair(tmp_path)
+    extrapolate(sft, aligned, ALPHA, tmp_path / "root" / "models" / "p1_alpha0.3", progress=False)
+    (row,) = provenance_view(tmp_path / "root", {("p1", "0.3"): {"p1_alpha0.3"}}, Published(), {}, {}, {})
+    assert row["precision"] == "reference"
+    assert row["sources"] == "models/p1_alpha0.3/expo_provenance.json"
+    assert "expo=" in row["versions"]
