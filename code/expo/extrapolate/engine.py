@@ -39,7 +39,9 @@ from expo.naming import parse_alpha
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE_MB = 1000  # several shards let earlier ones be fsynced while later ones are written
-CHUNK_ELEMS = 1 << 17  # elements per compute chunk: 256 KB of bf16, so a chunk stays in cache across the ops
+# elements per chunk (1 MB of bf16): fewer numpy calls and GIL hand-offs per byte than 128K-256K, measured
+# ~10% less CPU; 1M was slower again (cache).
+CHUNK_ELEMS = 1 << 19
 OUT_BUFFERS = 4  # output chunks in flight between the compute thread and the writer thread
 TIMINGS_ENV = "EXPO_EXTRAPOLATE_TIMINGS"
 FINGERPRINTS_ENV = "EXPO_EXTRAPOLATE_FINGERPRINTS"
