@@ -27,6 +27,7 @@ from expo.io.atomic import write_json
 INDEX_NAME = "model.safetensors.index.json"
 WRITEBACK_BYTES = 64 << 20  # start the disk write-out of a shard every 64 MB written
 _SYNC_FILE_RANGE_WRITE = 2
+_PAGE = 1 << 16  # a multiple of any page size
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ def _fsync_and_close(fh, stats: _SyncStats) -> None:
 _sync_file_range = None
 
 
-def _start_writeback(fd: int, stats: _SyncStats) -> None:
-    """Ask the kernel to start writing the file's dirty pages to disk, without waiting (a no-op off Linux)."""
+def _start_writeback(fd: int, nbytes: int, stats: _SyncStats) -> None:
+    """Ask the kernel to start writing the file's first ``nbytes`` (whole pages, so never the page still being
+    filled) to disk, without waiting (a no-op off Linux)."""
     global _sync_file_range
     if _sync_file_range is None:
         try:
@@ -65,9 +67,10 @@ def _start_writeback(fd: int, stats: _SyncStats) -> None:
             _sync_file_range = fn
         except (OSError, AttributeError):
             _sync_file_range = False
-    if _sync_file_range:
+    whole_pages = nbytes - nbytes % _PAGE
+    if _sync_file_range and whole_pages > 0:  # (0 would mean: to the end of the file)
         t0 = time.perf_counter()
-        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+        _sync_file_range(fd, 0, whole_pages, _SYNC_FILE_RANGE_WRITE)
         stats.writeback_seconds += time.perf_counter() - t0
 
 
@@ -132,6 +135,7 @@ class ShardedSafetensorsWriter:
         self.shard_sizes: dict[str, int] = {}
         self._hash = None
         self._unsynced = 0
+        self._written = 0
         self.sync_stats = _SyncStats()
         self.write_seconds = 0.0
         self.hash_seconds = 0.0
@@ -151,7 +155,7 @@ class ShardedSafetensorsWriter:
             self._fh.write(header)
             self.shard_sizes[fname] = len(header) + sum(s.nbytes for s in self.shards[shard_idx])
             self._hash = hashlib.sha256(header) if self.fingerprints else None
-            self._unsynced = len(header)
+            self._unsynced = self._written = len(header)
         self.weight_map[name] = shard_file_name(shard_idx, len(self.shards))
         self._remaining = spec.nbytes
 
@@ -167,10 +171,11 @@ class ShardedSafetensorsWriter:
         if self._remaining < 0:
             raise RuntimeError("wrote more bytes than the tensor has")
         self._unsynced += n
+        self._written += n
         if self._unsynced >= WRITEBACK_BYTES:
             self._unsynced = 0
             self._fh.flush()
-            self._sync_thread().submit(_start_writeback, self._fh.fileno(), self.sync_stats)
+            self._sync_thread().submit(_start_writeback, self._fh.fileno(), self._written, self.sync_stats)
 
     def _sync_thread(self) -> ThreadPoolExecutor:
         if self._syncer is None:
