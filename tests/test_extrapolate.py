@@ -579,3 +579,19 @@ def test_provenance_still_reads_in_the_tables(tmp_path):
     assert row["precision"] == "reference"
     assert row["sources"] == "models/p1_alpha0.3/expo_provenance.json"
     assert "expo=" in row["versions"]
+
+
+def test_early_write_back_keeps_the_output_exact(tmp_path, monkeypatch, small_chunks):
+    from expo.extrapolate import writer
+
+    calls = []
+    real = writer._start_writeback
+    monkeypatch.setattr(writer, "WRITEBACK_BYTES", 500)
+    monkeypatch.setattr(writer, "_start_writeback", lambda *a: (calls.append(a[1]), real(*a)))
+    sft_t, al_t = make_tensors(torch.float32)
+    sft = write_checkpoint(tmp_path / "sft", sft_t)
+    aligned = write_checkpoint(tmp_path / "aligned", al_t, shards=2)
+    got = load_output(extrapolate(sft, aligned, ALPHA, tmp_path / "out", progress=False))
+    assert len(calls) > 3 and calls == sorted(calls)
+    for name, tensor in reference(sft_t, al_t, ALPHA).items():
+        assert torch.equal(got[name], tensor), name
