@@ -316,8 +316,8 @@ def main() -> None:
         print(line)
         bare = results[(label, "expo extrapolate, no hashes")]
         print(
-            f"[{label}] cost of the sha256 fingerprints: +{eng[0] - bare[0]:.2f} s wall "
-            f"(+{100 * (eng[0] / bare[0] - 1):.0f}%), +{eng[1] - bare[1]:.2f} s CPU"
+            f"[{label}] cost of the sha256 fingerprints: {eng[0] - bare[0]:+.2f} s wall "
+            f"({100 * (eng[0] / bare[0] - 1):+.0f}%), {eng[1] - bare[1]:+.2f} s CPU"
         )
     if ("2x", "expo extrapolate") in results:
         for name in dict.fromkeys(n for _, n in results):
