@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log", default=None, help="server log file (default: a temporary file)")
     parser.add_argument(
-        "--python", default=None, help="Python of the vLLM env (default: $EXPO_VLLM_PYTHON, else envs/generate)"
+        "--python",
+        default=None,
+        help="Python of the vLLM env (default: $EXPO_VLLM_PYTHON, else envs/generate)",
     )
     parser.add_argument(
         "--vllm-args", default="", help="more `vllm serve` arguments, one shell-quoted string"

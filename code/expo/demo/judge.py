@@ -36,8 +36,8 @@ from expo.io.atomic import write_json, write_text
 
 DEMO_JUDGE_NAME = "expo-demo-judge"
 JUDGE_VOCAB_SIZE = 1200
-JUDGE_STEPS, JUDGE_LR, JUDGE_BATCH = 900, 5e-3, 16
-N_ALPACA_EXAMPLES, N_MT_BENCH_EXAMPLES = 5000, 2500
+JUDGE_STEPS, JUDGE_LR, JUDGE_BATCH = 500, 5e-3, 16
+N_ALPACA_EXAMPLES, N_MT_BENCH_EXAMPLES = 3000, 1500
 # style grade (corpus) -> MT-Bench rating the judge gives
 RATINGS = {2: 9, 1: 7, 0: 4, -2: 1}
 MT_BENCH_CATEGORIES = ("writing", "roleplay", "stem", "humanities")
@@ -163,7 +163,11 @@ def mt_bench_messages(prompt: dict, question: dict, answers: Sequence[str], turn
     """The chat messages our MT-Bench judge (FastChat's logic) sends for one answer."""
     from expo.benchmarks.mt_bench.judging import build_user_prompt, judge_messages
 
-    reference = {"choices": [{"turns": question["reference"]}]} if "{ref_answer_1}" in prompt["prompt_template"] else None
+    reference = (
+        {"choices": [{"turns": question["reference"]}]}
+        if "{ref_answer_1}" in prompt["prompt_template"]
+        else None
+    )
     answer = {"choices": [{"turns": list(answers)}]}
     user = build_user_prompt(question, answer, prompt, reference, multi_turn=turn == 2)
     return judge_messages(prompt, user)
@@ -279,7 +283,7 @@ def judge_tokenizer(template: str) -> PreTrainedTokenizerFast:
     chunks, before, after = prompt_chunks(template)
     s = corpus.styles()
     openers = [m for m in s["preferred_openers"] + s["plain_openers"] if m]
-    closers = [m for m in s["preferred_closers"] + s["plain_closers"] if m]
+    closers = [m for m in s["preferred_closers"] + s["plain_closers"] if m] + ["."]  # "." ends a whole answer
     added = chunks + [c + o for c in before for o in openers]
     added += [k + c for c in after for k in closers]
     tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in added])
@@ -375,7 +379,12 @@ def write_mt_bench_data(folder: Path, rng: random.Random) -> None:
             "answer_id": f"demo-ref-{q['question_id']}",
             "model_id": "gpt-4",
             "choices": [
-                {"index": 0, "turns": [corpus.preferred_response(_topic_of(q["question_id"]), rng) for _ in q["turns"]]}
+                {
+                    "index": 0,
+                    "turns": [
+                        corpus.preferred_response(_topic_of(q["question_id"]), rng) for _ in q["turns"]
+                    ],
+                }
             ],
             "tstamp": 0.0,
         }

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 BASE_URL_ENV = "EXPO_JUDGE_BASE_URL"
 BASE_URL_PLACEHOLDER = "@JUDGE_BASE_URL@"
+SERVED_KEY_ENV = "EXPO_SERVED_JUDGE_KEY"  # set for the command: vLLM without --api-key takes any key
 VLLM_PYTHON_ENV = "EXPO_VLLM_PYTHON"
 KVCACHE_ENV = "VLLM_CPU_KVCACHE_SPACE"
 PORT_TAKEN_MARKERS = ("address already in use", "errno 98")
@@ -49,7 +50,9 @@ class ServerRequest:
     """What to serve and how long to wait for it."""
 
     model: str  # a local model directory or a hub id (owner/name)
-    served_model_names: tuple[str, ...] = ()  # names the judge is requested under; default: the model's basename
+    served_model_names: tuple[
+        str, ...
+    ] = ()  # names the judge is requested under; default: the model's basename
     host: str = "127.0.0.1"
     port: int | None = None  # None: any free port; a taken port is replaced by a free one
     ready_timeout_s: float = 900.0
@@ -101,7 +104,9 @@ def check_model(model: str) -> None:
     if not looks_local:
         return  # a hub id: vLLM fetches it (offline machines fail with its message in the log)
     if not path.is_dir():
-        raise ExpoError(f"judge model {model}: no such directory (give a model directory or a hub id owner/name)")
+        raise ExpoError(
+            f"judge model {model}: no such directory (give a model directory or a hub id owner/name)"
+        )
     if not (path / "config.json").is_file():
         raise ExpoError(f"judge model {model}: no config.json in the directory, not a servable model")
     try:

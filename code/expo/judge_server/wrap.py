@@ -14,7 +14,13 @@ import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 
-from expo.judge_server.lifecycle import BASE_URL_ENV, ServerRequest, child_command, served_judge
+from expo.judge_server.lifecycle import (
+    BASE_URL_ENV,
+    SERVED_KEY_ENV,
+    ServerRequest,
+    child_command,
+    served_judge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,7 @@ def run_with_server(request: ServerRequest, argv: Sequence[str]) -> int:
             with served_judge(request) as server:
                 env = dict(os.environ)
                 env[BASE_URL_ENV] = server.base_url
+                env.setdefault(SERVED_KEY_ENV, "EMPTY")
                 cmd = child_command(argv, server.base_url)
                 log.info("judge at %s: running %s", server.base_url, " ".join(cmd))
                 child = subprocess.Popen(cmd, env=env)
