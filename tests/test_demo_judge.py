@@ -68,16 +68,18 @@ def test_alpaca_eval_prompt_prefers_the_better_answer(built):
             }
         )
         better_first.append(g1 > g2)
-    right, top2 = 0, 0
+    right, top5, top1 = 0, 0, 0
     for messages, first in zip(J.alpaca_messages(rows, template), better_first, strict=True):
         logprobs = _first_token_logprobs(tokenizer, model, messages)
         right += bool(logprobs[m_id] > logprobs[big_m_id]) == first
-        top2 += set(logprobs.topk(2).indices.tolist()) == {m_id, big_m_id}
+        top5 += {m_id, big_m_id} <= set(logprobs.topk(5).indices.tolist())  # alpaca_eval asks for 5
+        top1 += logprobs.argmax().item() in (m_id, big_m_id)
     print(
-        f"AlpacaEval prompt: better answer preferred in {right}/120, m/M the top-2 first tokens in {top2}/120"
+        f"AlpacaEval prompt: better answer preferred in {right}/120, m and M both in the top-5 first tokens "
+        f"in {top5}/120, m or M the top first token in {top1}/120"
     )
     assert right >= 0.85 * 120
-    assert top2 >= 0.95 * 120
+    assert top5 >= 0.9 * 120 and top1 >= 0.95 * 120
 
 
 def test_mt_bench_prompt_gives_parseable_ratings_ordered_by_quality(built):
