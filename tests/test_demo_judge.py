@@ -106,8 +106,7 @@ def test_mt_bench_prompt_gives_parseable_ratings_ordered_by_quality(built):
         scores[grade].append(score)
     means = {GRADE_NAMES[g]: round(statistics.mean(v), 2) for g, v in sorted(scores.items())}
     print(f"MT-Bench mean rating by answer style: {means}")
-    assert means["polite"] > means["plain"] > means["degenerate"]
-    assert means["half polite"] > means["degenerate"]
+    assert means["polite"] > means["half polite"] > means["plain"] > means["degenerate"]
 
 
 def test_benchmark_data_loads_with_the_stages_readers(built):

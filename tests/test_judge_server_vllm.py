@@ -102,7 +102,7 @@ def served_run(tmp_path_factory):
                     f"--questions {mt / 'question.jsonl'} --judge-prompts {mt / 'judge_prompts.jsonl'}",
                     f"--reference {mt / 'reference_answer' / 'gpt-4.jsonl'} --out {root / 'mt.jsonl'}",
                     f"--judge-model {J.DEMO_JUDGE_NAME} --judge-base-url @JUDGE_BASE_URL@",
-                    "--api-key-env EXPO_NO_KEY --parallel 4 --max-retries 2 --retry-sleep 1",
+                    "--api-key-env EXPO_NO_KEY --concurrency 4 --max-retries 2 --retry-sleep 1",
                 ]
             ),
             "exit 7",

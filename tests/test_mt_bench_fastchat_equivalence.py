@@ -242,7 +242,8 @@ def fastchat_python() -> Path:
 @pytest.fixture(scope="module")
 def live(fastchat_python, shared_data, tmp_path_factory):
     """FastChat's judgments and ours of both shared answer files, against one scripted recorder each."""
-    from expo.benchmarks.mt_bench.run_judge import judge_answers
+    from expo.benchmarks.mt_bench.requests import JudgeRequest, MtBenchJudge
+    from expo.benchmarks.mt_bench.run_judge import run as judge_answers
     from expo.envs import isolated_environ
 
     data = shared_data / "mt_bench"
@@ -270,18 +271,23 @@ def live(fastchat_python, shared_data, tmp_path_factory):
         assert proc.returncode == 0, proc.stderr[-3000:]
         print(f"fastchat judged in {time.monotonic() - start:.1f} s (load {os.getloadavg()[0]:.2f})")
         os.environ["EXPO_TEST_ORACLE_KEY"] = "sk-test-not-a-key"
-        records = judge_answers(
-            answers=[data / "model_answer" / f"{m}.jsonl" for m in MODELS],
-            questions_file=data / "question.jsonl",
-            judge_prompts_file=data / "judge_prompts.jsonl",
-            reference_file=data / "reference_answer" / "gpt-4.jsonl",
-            out=work / "ours.jsonl",
+        judge = MtBenchJudge(
             judge_model="gpt-4",
             base_url=ours.url,
             api_key_env="EXPO_TEST_ORACLE_KEY",
-            max_failed_fraction=1.0,
-            parallel=1,
+            concurrency=1,
             max_retries=1,
+        )
+        records = judge_answers(
+            JudgeRequest(
+                answers=[str(data / "model_answer" / f"{m}.jsonl") for m in MODELS],
+                questions=str(data / "question.jsonl"),
+                judge_prompts=str(data / "judge_prompts.jsonl"),
+                reference=str(data / "reference_answer" / "gpt-4.jsonl"),
+                out=str(work / "ours.jsonl"),
+                judge=judge,
+                max_failed_fraction=1.0,
+            )
         )
     finally:
         theirs.close()

@@ -30,6 +30,12 @@ def _port(value: str) -> int | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from expo.commands._flags import field_default
+    from expo.judge_server.lifecycle import ServerRequest
+
+    def d(name):
+        return field_default(ServerRequest, name)
+
     parser.add_argument("--model", required=True, help="judge model: a local model directory or a hub id")
     parser.add_argument(
         "--served-model-name",
@@ -37,15 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="name the judge is requested under (repeatable; default: the model directory's name)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default=d("host"), help="address to bind (default %(default)s)")
     parser.add_argument(
         "--port", type=_port, default=None, help="port, or auto (default); a taken port is replaced"
     )
     parser.add_argument(
-        "--ready-timeout", type=float, default=900.0, help="seconds to wait for the server (default 900)"
+        "--ready-timeout",
+        type=float,
+        default=d("ready_timeout_s"),
+        help="seconds to wait for the server (default %(default)s)",
     )
     parser.add_argument(
-        "--stop-timeout", type=float, default=30.0, help="seconds between SIGTERM and SIGKILL (default 30)"
+        "--stop-timeout",
+        type=float,
+        default=d("stop_timeout_s"),
+        help="seconds between SIGTERM and SIGKILL (default %(default)s)",
     )
     parser.add_argument("--log", default=None, help="server log file (default: a temporary file)")
     parser.add_argument(

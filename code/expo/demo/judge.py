@@ -36,7 +36,7 @@ from expo.io.atomic import write_json, write_text
 
 DEMO_JUDGE_NAME = "expo-demo-judge"
 JUDGE_VOCAB_SIZE = 1200
-JUDGE_STEPS, JUDGE_LR, JUDGE_BATCH = 500, 5e-3, 16
+JUDGE_STEPS, JUDGE_LR, JUDGE_BATCH = 600, 5e-3, 16
 N_ALPACA_EXAMPLES, N_MT_BENCH_EXAMPLES = 3000, 1500
 # style grade (corpus) -> MT-Bench rating the judge gives
 RATINGS = {2: 9, 1: 7, 0: 4, -2: 1}
@@ -283,7 +283,7 @@ def judge_tokenizer(template: str) -> PreTrainedTokenizerFast:
     chunks, before, after = prompt_chunks(template)
     s = corpus.styles()
     openers = [m for m in s["preferred_openers"] + s["plain_openers"] if m]
-    closers = [m for m in s["preferred_closers"] + s["plain_closers"] if m] + ["."]  # "." ends a whole answer
+    closers = [m for m in s["preferred_closers"] + s["plain_closers"] if m]
     added = chunks + [c + o for c in before for o in openers]
     added += [k + c for c in after for k in closers]
     tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in added])

@@ -11,9 +11,14 @@ import os
 import shlex
 from collections.abc import Mapping
 
-from expo.judge_server.lifecycle import BASE_URL_PLACEHOLDER, SERVED_KEY_ENV
+from expo.judge_server.lifecycle import BASE_URL_PLACEHOLDER, SERVED_KEY_ENV, ServerRequest
 
-DEFAULTS = {"serve": None, "ready_timeout_s": 900, "port": "auto", "vllm_args": ""}
+DEFAULTS = {
+    "serve": None,
+    "ready_timeout_s": ServerRequest.ready_timeout_s,
+    "port": "auto",
+    "vllm_args": "",
+}
 SECTION_DEFAULT_JUDGE = {"alpaca_eval": "gpt-4-1106-preview", "mt_bench": "gpt-4"}
 
 
