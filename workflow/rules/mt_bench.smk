@@ -106,13 +106,16 @@ rule mt_bench_judge:
         "../../envs/mt_bench.yaml"
     params:
         args=judge_cli_args(config),
+        server=lambda wc: server_prefix(
+            config,
+            "mt_bench",
+            log=f"logs/mt_bench/judge/{wc.pair}_alpha{wc.alpha}.log.server",
+        ),
+        served=served_flags(config),
     shell:
-        (
-            server_prefix(config, "mt_bench")
-            + "expo mt-bench-judge --answers {input.answers:q} --questions {input.questions:q}"
-            " --judge-prompts {input.judge_prompts:q} --reference {input.reference:q} --out {output:q}"
-            " {params.args} " + served_flags(config) + " > {log:q} 2>&1"
-        )
+        "{params.server}expo mt-bench-judge --answers {input.answers:q} --questions {input.questions:q}"
+        " --judge-prompts {input.judge_prompts:q} --reference {input.reference:q} --out {output:q}"
+        " {params.args} {params.served} > {log:q} 2>&1"
 
 
 rule mt_bench_scores:
