@@ -22,8 +22,16 @@ from expo.benchmarks.alpaca_eval.workflow_args import (
     resource_path,
     stage_status,
 )
+from expo.judge_server.workflow_args import (
+    served_flags,
+    served_inputs,
+    served_status,
+    server_prefix,
+)
 
-_ALPACA_EVAL_STATUS = stage_status(config)
+_ALPACA_EVAL_STATUS = served_status(
+    config, "AlpacaEval", "alpaca_eval"
+) or stage_status(config)
 _ALPACA_EVAL_SAID = []
 
 
@@ -51,6 +59,7 @@ rule alpaca_eval:
         outputs="outputs_alpaca/{pair}_alpha{alpha}.json",
         reference=resource_path(config, "reference"),
         df_gamed=alpaca_eval_df_gamed,
+        judge_model=served_inputs(config),
     output:
         outputs="results_alpaca/{pair}_alpha{alpha}.json",
         annotations="results_alpaca/{pair}_alpha{alpha}/annotations.json",
@@ -66,6 +75,9 @@ rule alpaca_eval:
         out=lambda wc, output: os.path.dirname(output.leaderboard),
     shell:
         isolated("alpaca_eval.yaml")
+        + server_prefix(config, "alpaca_eval")
         + "expo alpaca-eval --model-outputs {input.outputs:q} --reference {input.reference:q}"
         " --name {wildcards.pair}_alpha{wildcards.alpha} --out {params.out:q}"
-        " --outputs-copy {output.outputs:q} {params.args} > {log:q} 2>&1"
+        " --outputs-copy {output.outputs:q} {params.args} "
+        + served_flags(config)
+        + " > {log:q} 2>&1"

@@ -27,8 +27,17 @@ from expo.benchmarks.mt_bench.workflow_args import (
     judgment_file,
     stage_status as mt_bench_stage_status,
 )
+from expo.judge_server.workflow_args import (
+    local_data_input,
+    served_flags,
+    served_inputs,
+    served_status,
+    server_prefix,
+)
 
-_MT_BENCH_STATUS = mt_bench_stage_status(config)
+_MT_BENCH_STATUS = served_status(
+    config, "MT-Bench", "mt_bench"
+) or mt_bench_stage_status(config)
 _MT_BENCH_SAID = []
 MT_BENCH_ANSWER_ENV = (
     "../../envs/generate.yaml"
@@ -43,6 +52,8 @@ localrules:
 
 
 rule fetch_mt_bench:
+    input:
+        local_data_input(config, "mt_bench"),
     output:
         **DATA_FILES,
     log:
@@ -84,6 +95,7 @@ rule mt_bench_judge:
     input:
         **DATA_FILES,
         answers=answer_file("{pair}_alpha{alpha}"),
+        judge_model=served_inputs(config),
     output:
         judgment_file(config, "{pair}_alpha{alpha}"),
     log:
@@ -94,10 +106,16 @@ rule mt_bench_judge:
         "../../envs/mt_bench.yaml"
     params:
         args=judge_cli_args(config),
+        server=lambda wc: server_prefix(
+            config,
+            "mt_bench",
+            log=f"logs/mt_bench/judge/{wc.pair}_alpha{wc.alpha}.log.server",
+        ),
+        served=served_flags(config),
     shell:
-        "expo mt-bench-judge --answers {input.answers:q} --questions {input.questions:q}"
+        "{params.server}expo mt-bench-judge --answers {input.answers:q} --questions {input.questions:q}"
         " --judge-prompts {input.judge_prompts:q} --reference {input.reference:q} --out {output:q}"
-        " {params.args} > {log:q} 2>&1"
+        " {params.args} {params.served} > {log:q} 2>&1"
 
 
 rule mt_bench_scores:

@@ -10,6 +10,8 @@ def benchmark_result_files(model):
     files = [f"outputs_alpaca/{model}.json", f"rewards_alpaca/{model}.jsonl"]
     if alpaca_eval_enabled():
         files += alpaca_eval_result_files(model)
+    if mt_bench_enabled():  # the tables read the merged judgments of all models
+        files += list(aggregate_files(config).values())
     files += [f for suite in enabled_suites(config) for f in result_files(model, suite)]
     return files
 

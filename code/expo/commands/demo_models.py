@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 NAME = "demo-models"
-HELP = "build the tiny CPU demo models and prompt files (offline, deterministic, a few seconds)"
+HELP = "build the tiny CPU demo models, demo judge and prompt files (offline, deterministic, about a minute)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=0, help="training seed (same seed -> same bytes; default 0)"
     )
     parser.add_argument("--force", action="store_true", help="replace --out once the new build is complete")
+    parser.add_argument(
+        "--judge",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train the demo judge (judge/, mt_bench/, alpaca_reference.json; needs alpaca_eval; "
+        "about a minute on 2 cores; default on)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.force:
         raise ExpoError(f"--out {args.out} already exists (use --force to replace it)")
-    paths = build_demo(args.out, seed=args.seed, force=args.force)
+    paths = build_demo(args.out, seed=args.seed, force=args.force, judge=args.judge)
     for key, path in paths.items():
         print(f"{key}\t{path}")
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from expo.demo import corpus
+from expo.demo.judge import alpaca_template, build_demo_judge
 from expo.demo.models import new_causal_lm, new_reward_model
 from expo.demo.tokenizer import train_tokenizer
 from expo.demo.training import deterministic_torch, train_causal_lm, train_reward_model
@@ -35,6 +36,8 @@ DEMO_OUTPUTS = {
     "prompts_ultrafeedback": "prompts_ultrafeedback.jsonl",
     "prompts_alpaca": "prompts_alpaca.json",
 }
+# Written with judge=True (expo.demo.judge): the demo judge and the data of the judged benchmarks.
+JUDGE_OUTPUTS = {"judge": "judge", "mt_bench": "mt_bench", "alpaca_reference": "alpaca_reference.json"}
 
 # Training schedule: SFT long enough to produce text-like answers; "alignment" a short nudge towards the
 # preferred style (so extrapolating further along it still helps); the RM until it separates the styles.
@@ -64,14 +67,19 @@ def _write_prompt_files(root: Path) -> None:
     write_json(root / DEMO_OUTPUTS["prompts_alpaca"], alpaca_rows)
 
 
-def build_demo(out_dir: str | os.PathLike, seed: int = 0, force: bool = False) -> dict[str, Path]:
-    """Build the tiny demo into ``out_dir`` and return ``{name: path}`` for the keys of ``DEMO_OUTPUTS``.
+def build_demo(
+    out_dir: str | os.PathLike, seed: int = 0, force: bool = False, judge: bool = False
+) -> dict[str, Path]:
+    """Build the tiny demo into ``out_dir`` and return ``{name: path}`` for the keys of ``DEMO_OUTPUTS``
+    (and ``JUDGE_OUTPUTS`` with ``judge``: the demo judge, see expo.demo.judge).
 
     ``out_dir`` must not exist unless ``force`` (it is then replaced once the new build is complete).
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ExpoError(f"demo seed must be a non-negative integer, got {seed!r}")
     out = Path(out_dir)
+    if judge:
+        alpaca_template()  # the judge needs alpaca_eval: say so before any training
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with atomic_dir(out, force=force) as tmp:
         log.info("demo: training the tokenizer")
@@ -109,6 +117,7 @@ def build_demo(out_dir: str | os.PathLike, seed: int = 0, force: bool = False) -
                 seed=seed + 2,
                 desc="demo reward",
             )
+            judge_info = build_demo_judge(tmp, seed) if judge else None
         _save_model(sft, tokenizer, tmp / DEMO_OUTPUTS["sft"])
         _save_model(aligned, tokenizer, tmp / DEMO_OUTPUTS["aligned"])
         _save_model(reward, tokenizer, tmp / DEMO_OUTPUTS["reward"])
@@ -123,7 +132,9 @@ def build_demo(out_dir: str | os.PathLike, seed: int = 0, force: bool = False) -
                     "aligned": round(align_losses[-1], 4),
                     "reward": round(reward_losses[-1], 4),
                 },
+                "judge": judge_info,
             },
         )
     log.info("demo: built %s", out)
-    return {key: out / name for key, name in DEMO_OUTPUTS.items()}
+    outputs = {**DEMO_OUTPUTS, **(JUDGE_OUTPUTS if judge else {})}
+    return {key: out / name for key, name in outputs.items()}
