@@ -1,10 +1,17 @@
 """ExPO: extrapolate -> generate -> reward -> select alpha -> benchmarks -> tables, keyed by (pair, alpha)."""
 
+from expo.workflow_config import results_root
+
 # config/config.yaml (the paper) unless --configfile is given: a config file on the command line
 # replaces it whole (a recursive merge would keep the paper's pairs in every other config).
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
+
+
+# Each config its own results: every output (and .snakemake/) under the config's results_root (the paper
+# config: the repository root; the demo: demo_runs/demo), so configs never mix and tables see only their pairs.
+workdir: results_root(config)
 
 
 include: "workflow/rules/common.smk"
