@@ -10,7 +10,11 @@ cache (lmeval.datasets_cache) that every job reads offline; a gated dataset with
 import os
 import sys
 
-from expo.benchmarks.lmeval.datasets import check_gated, datasets_cache_dir, manifest_path
+from expo.benchmarks.lmeval.datasets import (
+    check_gated,
+    datasets_cache_dir,
+    manifest_path,
+)
 from expo.benchmarks.lmeval.workflow_args import lmeval_cli_args
 from expo.cluster import tensor_parallel_args
 from expo.errors import ExpoError

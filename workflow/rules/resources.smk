@@ -21,6 +21,8 @@ from expo.errors import ExpoError
 
 try:
     expo.cluster.bind(config)
+    # tensor parallel sizes against the attention heads of every pair's models already on disk
+    expo.cluster.check_pair_tensor_parallel(config)
 except ExpoError as exc:
     sys.exit(str(exc))
 
@@ -46,10 +48,14 @@ def _slurm_onstart():
         return
     try:
         partitions = expo.cluster.slurm.read_partitions()
-        expo.cluster.slurm.check_jobs(workflow.dag.needrun_jobs(), partitions)
+        # EXPO_SLURM_PRECHECK=0 leaves it to the watchdog (tests exercise it that way)
+        if os.environ.get("EXPO_SLURM_PRECHECK", "1") != "0":
+            expo.cluster.slurm.check_jobs(workflow.dag.needrun_jobs(), partitions)
     except ExpoError as exc:
         print(f"expo: error: {exc}", file=sys.stderr, flush=True)
-        os._exit(1)  # before any submission: nothing to clean up, and Snakemake would print a traceback
+        # before any submission: release the working directory lock, exit without Snakemake's traceback
+        workflow.persistence.unlock()
+        os._exit(1)
     interval = float(os.environ.get("EXPO_SLURM_WATCH_SECONDS", "20"))
     expo.cluster.slurm.PendingWatchdog(os.getcwd(), interval, partitions).start()
 

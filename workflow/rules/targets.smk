@@ -7,7 +7,8 @@ mt_bench_enabled()
 
 def benchmark_targets(wildcards):
     """Benchmark results of each pair's chosen models and the paper tables (needs the selection checkpoints;
-    until they ran, Snakemake schedules the sweeps and evaluates this again; published mode: no checkpoint)."""
+    until they ran, Snakemake schedules the sweeps and evaluates this again; published mode: no checkpoint).
+    """
     targets = []
     for pair in PAIRS:
         for model in benchmark_models(pair):

@@ -29,6 +29,7 @@ from expo.cluster.resources import (
     pair_of,
     runtime,
     runtime_for,
+    served_model_resources,
     size_b,
     size_b_for,
     stage_backend,
@@ -73,6 +74,7 @@ __all__ = [
     "pair_of",
     "runtime",
     "runtime_for",
+    "served_model_resources",
     "size_b",
     "size_b_for",
 ]

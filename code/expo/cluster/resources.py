@@ -328,9 +328,27 @@ def check_tensor_parallel(model_dir: str | Path, tp: int, what: str, fix: str = 
         )
 
 
-def check_pair_tensor_parallel(config: Mapping[str, Any], model_dirs: Mapping[str, list]) -> None:
+def pair_model_dirs(config: Mapping[str, Any]) -> dict[str, list[Path]]:
+    """pair -> local directories of its SFT and aligned models (download folders for hub ids)."""
+    from expo.naming import parse_model_ref
+
+    models_dir = config.get("models_dir", "resources/models")
+    return {
+        pair: [
+            parse_model_ref(entry[role]).local_dir(models_dir) for role in ("sft", "aligned") if role in entry
+        ]
+        for pair, entry in (config.get("pairs") or {}).items()
+    }
+
+
+def check_pair_tensor_parallel(
+    config: Mapping[str, Any], model_dirs: Mapping[str, list] | None = None
+) -> None:
     """At DAG build: each pair's vLLM tensor parallel size against the heads of its local models
-    (``model_dirs``: pair -> local model directories; those without config.json yet are skipped)."""
+    (``model_dirs``: pair -> local model directories, default :func:`pair_model_dirs`; those without
+    config.json yet are skipped)."""
+    if model_dirs is None:
+        model_dirs = pair_model_dirs(config)
     if not any(
         uses_vllm(config, s) and uses_gpu(config, s) for s in ("generate", "mt_bench_answer", "lmeval")
     ):
@@ -382,3 +400,19 @@ def runtime(wildcards: Any, model: str = "pair", base: int = 120, stage: str | N
 
 def gpu_mem_mb(wildcards: Any, model: str = "pair") -> int:
     return gpu_mem_mb_for(*_resolve(wildcards, model), model)
+
+
+def served_model_resources(
+    size: float, model_dir: str | Path | None = None, gpus: int | None = None, what: str = "served model"
+) -> dict:
+    """Resources and tensor parallel size of a vLLM server for a model of ``size`` B parameters (e.g. a served
+    judge): ``gpus`` or the size rule, checked against the model's attention heads when its config is local."""
+    tp = _positive_int(gpus, f"{what} GPUs") if gpus is not None else default_gpus(float(size))
+    if model_dir is not None:
+        check_tensor_parallel(model_dir, tp, what)
+    return {
+        "gpu": tp,
+        "tensor_parallel_size": tp,
+        "mem_mb": int(HOST_MEM_BASE_MB + math.ceil(HOST_MEM_PER_B_MB * float(size))),
+        "cpus_per_task": CPUS_PER_GPU * tp,
+    }

@@ -13,6 +13,7 @@ without one, :func:`check_gated` stops the DAG build with one line naming the da
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -79,13 +80,18 @@ def _task_configs(index, name: str, seen: set[str]) -> list[dict]:
     return [cfg]
 
 
-def suite_datasets(suite: str) -> list[DatasetRef]:
-    """The hub datasets the suite's lm-eval tasks load (from lm-eval's task index; nothing is downloaded)."""
+@functools.lru_cache(maxsize=1)
+def _task_index():
     from lm_eval.tasks import TaskManager
 
+    return TaskManager().task_index
+
+
+def suite_datasets(suite: str) -> list[DatasetRef]:
+    """The hub datasets the suite's lm-eval tasks load (from lm-eval's task index; nothing is downloaded)."""
     from expo.benchmarks.lmeval.suites import get_suite
 
-    index = TaskManager().task_index
+    index = _task_index()
     refs: dict[DatasetRef, None] = {}
     seen: set[str] = set()
     for invocation in get_suite(suite).invocations:
