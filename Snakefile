@@ -1,6 +1,8 @@
 """ExPO: extrapolate -> generate -> reward -> select alpha -> benchmarks -> tables, keyed by (pair, alpha)."""
 
-from expo.workflow_config import results_root
+import os
+
+from expo.workflow_config import RESULTS_DIR_ENV, results_dir
 
 # config/config.yaml (the paper) unless --configfile is given: a config file on the command line
 # replaces it whole (a recursive merge would keep the paper's pairs in every other config).
@@ -11,7 +13,11 @@ if not workflow.overwrite_configfiles:
 
 # Each config its own results: every output (and .snakemake/) under the config's results_root (the paper
 # config: the repository root; the demo: demo_runs/demo), so configs never mix and tables see only their pairs.
-workdir: results_root(config)
+# Cluster jobs inherit the absolute folder chosen here (they start in the launch directory).
+os.environ[RESULTS_DIR_ENV] = results_dir(config)
+
+
+workdir: os.environ[RESULTS_DIR_ENV]
 
 
 include: "workflow/rules/common.smk"

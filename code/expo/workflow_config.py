@@ -96,6 +96,22 @@ def results_root(config: dict) -> str:
     return root
 
 
+RESULTS_DIR_ENV = "EXPO_RESULTS_DIR"
+
+
+def results_dir(config: dict, environ: dict | None = None) -> str:
+    """Absolute results folder of this run: ``$EXPO_RESULTS_DIR`` when the main Snakemake process already chose it
+    (cluster jobs inherit it and start in the launch directory, so a relative root must not apply twice), else
+    ``results_root`` made absolute from the current directory; the Snakefile exports it for its jobs."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(RESULTS_DIR_ENV)
+    if chosen:
+        return chosen
+    return os.path.abspath(results_root(config))
+
+
 def uses_vllm(config: dict, stage: str) -> bool:
     """Whether ``stage`` (generate, mt_bench_answer, lmeval) runs vLLM with this config."""
     from expo.cluster import uses_vllm as cluster_uses_vllm
