@@ -62,7 +62,9 @@ _validate_config()
 
 PAIRS = list(config["pairs"])
 # The repository (for files shipped with the workflow, wherever the working directory is)
-REPO_DIR = os.path.dirname(os.path.abspath(workflow.main_snakefile))
+REPO_DIR = os.path.abspath(
+    os.path.join(workflow.current_basedir.get_path_or_uri(secret_free=True), "..", "..")
+)
 MODELS_DIR = config["models_dir"]
 HUB_DOWNLOADS = hub_downloads(config)
 # published: each pair's published alpha, no sweep and no checkpoint (a static DAG)
