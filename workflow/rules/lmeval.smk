@@ -14,6 +14,7 @@ from expo.benchmarks.lmeval.datasets import (
     check_gated,
     datasets_cache_dir,
     manifest_path,
+    suite_data_inputs,
 )
 from expo.benchmarks.lmeval.workflow_args import lmeval_cli_args
 from expo.cluster import tensor_parallel_args
@@ -42,21 +43,16 @@ rule fetch_lmeval_data:
     conda:
         LMEVAL_ENV
     params:
-        cache=LMEVAL_DATA,
+        cache=lambda wc, output: os.path.dirname(output[0]),
     shell:
         isolated(LMEVAL_ENV)
         + "expo fetch-lmeval-data --suite {wildcards.suite} --cache {params.cache:q} > {log:q} 2>&1"
 
 
-def lmeval_data(suite):
-    """The suite's dataset manifest (none for the packaged local task)."""
-    return [] if suite == "local" else [manifest_path(LMEVAL_DATA, suite)]
-
-
 rule lmeval_v1:
     input:
         model=lambda wc: final_model_dir(wc.pair, wc.alpha),
-        data=lmeval_data("v1"),
+        data=suite_data_inputs(config, "v1"),
     output:
         result_files("{pair}_alpha{alpha}", "v1"),
     log:
@@ -80,7 +76,7 @@ rule lmeval_v1:
 use rule lmeval_v1 as lmeval_v2 with:
     input:
         model=lambda wc: final_model_dir(wc.pair, wc.alpha),
-        data=lmeval_data("v2"),
+        data=suite_data_inputs(config, "v2"),
     output:
         result_files("{pair}_alpha{alpha}", "v2"),
     log:
@@ -98,7 +94,7 @@ use rule lmeval_v1 as lmeval_v2 with:
 use rule lmeval_v1 as lmeval_local with:
     input:
         model=lambda wc: final_model_dir(wc.pair, wc.alpha),
-        data=lmeval_data("local"),
+        data=suite_data_inputs(config, "local"),
     output:
         result_files("{pair}_alpha{alpha}", "local"),
     log:

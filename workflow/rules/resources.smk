@@ -16,7 +16,7 @@ import sys
 
 import expo.cluster
 import expo.cluster.slurm
-from expo.benchmarks.lmeval.datasets import datasets_cache_dir
+from expo.benchmarks.lmeval.datasets import export_cache_env
 from expo.errors import ExpoError
 
 try:
@@ -33,7 +33,7 @@ OFFLINE_ENV = {
 }
 
 # lm-eval reads its datasets from the project cache in every job (main process and cluster jobs alike)
-os.environ["HF_DATASETS_CACHE"] = os.path.abspath(datasets_cache_dir(config))
+export_cache_env(config)
 
 if workflow.remote_exec:
     os.environ.update(OFFLINE_ENV)

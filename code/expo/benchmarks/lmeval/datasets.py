@@ -48,6 +48,19 @@ def datasets_cache_dir(config: Mapping) -> str:
     return str((config.get("lmeval") or {}).get("datasets_cache") or DEFAULT_CACHE)
 
 
+def export_cache_env(config: Mapping, environ: dict | None = None) -> str:
+    """Point ``HF_DATASETS_CACHE`` of this process (and the jobs it starts) at the project cache; returns it."""
+    environ = os.environ if environ is None else environ
+    cache = os.path.abspath(datasets_cache_dir(config))
+    environ["HF_DATASETS_CACHE"] = cache
+    return cache
+
+
+def suite_data_inputs(config: Mapping, suite: str) -> list[str]:
+    """What an lm-eval job of ``suite`` needs fetched first: the suite's manifest (nothing for the local task)."""
+    return [] if suite == "local" else [manifest_path(datasets_cache_dir(config), suite)]
+
+
 def manifest_path(cache: str, suite: str) -> str:
     return os.path.join(cache, f"expo_{suite}.json")
 
