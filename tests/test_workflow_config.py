@@ -227,3 +227,46 @@ def test_model_refs(tmp_path):
     assert not parse_model_ref("./resources/demo/sft").is_hub
     with pytest.raises(ExpoError, match="neither an existing path nor a hub id"):
         parse_model_ref("a/b/c")
+
+
+def test_stage_environments_follow_the_backend():
+    """The .smk files take env files and run prefixes from expo.workflow_config (one place, tested here)."""
+    from expo.workflow_config import stage_env, stage_run_prefix
+
+    paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    assert stage_env(paper, "generate") == "../../envs/generate.yaml"
+    assert stage_run_prefix(paper, "generate") == "expo run-isolated generate -- "
+    assert stage_env(paper, "lmeval") == "../../envs/lmeval_vllm.yaml"
+    assert stage_env(paper, "mt_bench_answer") == "../../envs/generate.yaml"
+    assert stage_env(demo, "generate") == "../../envs/core.yaml" and stage_run_prefix(demo, "generate") == ""
+    assert stage_env(demo, "lmeval") == "../../envs/lmeval.yaml"
+    assert stage_run_prefix(demo, "lmeval") == "expo run-isolated lmeval -- "
+    mixed = {**paper, "mt_bench": {"backend": "transformers"}}
+    assert stage_env(mixed, "mt_bench_answer") == "../../envs/core.yaml"
+    for name in ("generate", "core", "lmeval", "lmeval_vllm"):
+        assert (ROOT / "envs" / f"{name}.yaml").is_file()
+
+
+def test_results_dir_is_chosen_once(tmp_path, monkeypatch):
+    """The main process picks the absolute folder; cluster jobs (started in the launch directory) inherit it, so a
+    relative results_root is never applied twice."""
+    from expo.workflow_config import results_dir
+
+    monkeypatch.chdir(tmp_path)
+    config = {"results_root": "demo_runs/demo"}
+    assert results_dir(config, environ={}) == str(tmp_path / "demo_runs" / "demo")
+    assert results_dir(config, environ={"EXPO_RESULTS_DIR": "/shared/run"}) == "/shared/run"
+
+
+def test_local_models_built_by_the_workflow_are_exempt(tmp_path, monkeypatch):
+    from expo.workflow_config import check_local_models
+
+    monkeypatch.chdir(tmp_path)
+    config = {"reward_model": "./resources/demo/reward", "pairs": {"demo": {"sft": "./resources/demo/sft",
+              "aligned": "./resources/demo/aligned"}}}  # fmt: skip
+    check_local_models(config, built_by_workflow=["resources/demo"])
+    with pytest.raises(
+        ExpoError, match=r"^config error at reward_model: local model path './resources/demo/reward'"
+    ):
+        check_local_models(config)
