@@ -210,13 +210,19 @@ def stage_backend(config: Mapping[str, Any], stage: str) -> str:
     """The backend a stage runs: ``vllm``, ``transformers`` or ``hf`` (lm-eval), ``reward`` (transformers)."""
     if stage not in STAGES:
         raise ExpoError(f"cluster error: stage must be one of {sorted(STAGES)}, got {stage!r}")
-    generation = (config.get("generation") or {}).get("backend") or "vllm"
+    # the stages' own settings functions: their defaults live with their request dataclasses
     if stage == "generate":
-        return generation
+        from expo.generation.workflow_args import generation_settings
+
+        return generation_settings(dict(config))["backend"]
     if stage == "mt_bench_answer":
-        return (config.get("mt_bench") or {}).get("backend") or generation
+        from expo.benchmarks.mt_bench.workflow_args import answer_backend
+
+        return answer_backend(config)
     if stage == "lmeval":
-        return (config.get("lmeval") or {}).get("backend") or "vllm"
+        from expo.benchmarks.lmeval.workflow_args import settings
+
+        return settings(config)["backend"]
     return "reward"
 
 
