@@ -1,10 +1,23 @@
 """ExPO: extrapolate -> generate -> reward -> select alpha -> benchmarks -> tables, keyed by (pair, alpha)."""
 
+import os
+
+from expo.workflow_config import RESULTS_DIR_ENV, results_dir
+
 # config/config.yaml (the paper) unless --configfile is given: a config file on the command line
 # replaces it whole (a recursive merge would keep the paper's pairs in every other config).
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
+
+
+# Each config its own results: every output (and .snakemake/) under the config's results_root (the paper
+# config: the repository root; the demo: demo_runs/demo), so configs never mix and tables see only their pairs.
+# Cluster jobs inherit the absolute folder chosen here (they start in the launch directory).
+os.environ[RESULTS_DIR_ENV] = results_dir(config)
+
+
+workdir: os.environ[RESULTS_DIR_ENV]
 
 
 include: "workflow/rules/common.smk"

@@ -60,9 +60,12 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def test_demo_runs_every_stage(demo_run):
-    work, res = demo_run
+    repo, res = demo_run
+    # the demo's outputs live under its own results root, never beside the paper config's
+    work = repo / yaml.safe_load((repo / "config/demo.yaml").read_text())["results_root"]
+    assert not (repo / "selection").exists() and not list((repo / "outputs_ultrafeedback").glob("demo_*"))
     selection = json.loads((work / "selection/demo.json").read_text())
-    grid = yaml.safe_load((work / "config/demo.yaml").read_text())["alpha_grid"]
+    grid = yaml.safe_load((repo / "config/demo.yaml").read_text())["alpha_grid"]
     assert set(selection["alphas"]) == {"0.0"} | {repr(float(a)) for a in grid}
     assert (work / "selection/demo.png").stat().st_size > 0
     # the demo pair is built so that extrapolation beats the aligned model (expo.demo.build): an alpha is chosen

@@ -4,6 +4,8 @@ line naming it, and expo.cluster's sizing rules."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +31,18 @@ GPU_RULES = {
 }
 PAPER = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 PROBE_PAIRS = ["zephyr-7b-beta", "tulu-2-dpo-13b", "internlm2-chat-20b", "tulu-2-dpo-70b"]
+
+
+def _env(tmp_path: Path) -> dict:
+    """A minimal environment (PYTHONPATH kept: a developer's checkout may shadow the installed package)."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "HF_HUB_OFFLINE": "1",
+    }
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 def _probe_snakefile(tmp_path: Path) -> Path:
@@ -65,11 +79,7 @@ def _dry_run(
     # targets first: --configfile and --config take several values
     cmd = [SNAKEMAKE, "all", *targets, "-n", "--snakefile", str(snakefile)]
     cmd += ["--profile", str(ROOT / "profiles" / profile), "--configfile", str(ROOT / config), *args]
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "HF_HUB_OFFLINE": "1",
-    }
+    env = _env(tmp_path)
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -229,11 +239,7 @@ def test_profile_rule_names_exist_in_the_workflow(profile, tmp_path):
         [SNAKEMAKE, "--list-rules", "--snakefile", str(ROOT / "Snakefile")]
         + ["--configfile", str(ROOT / "config" / "config.yaml")],
         cwd=tmp_path,
-        env={
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "HF_HUB_OFFLINE": "1",
-        },
+        env=_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
@@ -243,3 +249,117 @@ def test_profile_rule_names_exist_in_the_workflow(profile, tmp_path):
     assert "extrapolate" in rules, proc.stdout
     configured = yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text())["set-resources"]
     assert sorted(set(configured) - rules) == []
+
+
+# Resources follow the job; published mode through the SLURM profile -----------------------------------------
+
+
+def test_demo_jobs_ask_for_no_gpu_and_little_cpu_and_memory(tmp_path):
+    """The demo (transformers on CPU, hf lm-eval on cpu, cluster.use_gpus false) asks SLURM for no GPU, 1 CPU and
+    ~1 GB per model-loading job: it fits a 2-CPU node with no GPU."""
+    proc = _dry_run(
+        tmp_path, "slurm", "--config", "alpha_selection=published", config="config/demo.yaml", probe=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = parse_dry_run(proc.stdout)
+    loading = [j for j in jobs if j["rule"] in GPU_RULES]
+    assert {j["rule"] for j in loading} >= {"generate_alpaca", "reward_alpaca", "lmeval_local"}, jobs
+    for job in loading:
+        res = job["resources"]
+        assert "gpu" not in res or res["gpu"] == "0", job
+        assert res["cpus_per_task"] == "1" and res["mem_mb"] == "1005", job
+
+
+@pytest.mark.parametrize(
+    ("section", "stage", "gpus"),
+    [
+        ({"lmeval": {"backend": "hf", "device": "cpu"}}, "lmeval", 0),
+        ({"lmeval": {"backend": "hf", "device": None}}, "lmeval", 1),
+        ({"lmeval": {"backend": "vllm"}}, "lmeval", 4),
+        ({"generation": {"backend": "transformers"}}, "generate", 1),
+        ({"generation": {"backend": "vllm"}, "mt_bench": {"backend": "transformers"}}, "mt_bench_answer", 1),
+        ({"generation": {"backend": "vllm"}}, "mt_bench_answer", 4),
+        ({"cluster": {"use_gpus": False}}, "generate", 0),
+        ({"cluster": {"use_gpus": "false"}, "lmeval": {"backend": "vllm"}}, "lmeval", 0),
+        ({}, "reward", 1),
+    ],
+)
+def test_gpus_follow_backend_and_device(section, stage, gpus):
+    config = {"pairs": {"c": {"size_b": 70}}, **section}
+    assert cluster.stage_gpus_for(config, stage, "c") == gpus
+    res = cluster.job_resources(config, stage, None if stage == "reward" else "c")
+    if gpus:
+        assert res["cpus_per_task"] == 8 * gpus
+    else:
+        assert res["cpus_per_task"] == (7 if stage == "reward" else 8)  # CPU job: 1 per B, at most 8
+        assert res["mem_mb"] == 1000 + 4500 * (7 if stage == "reward" else 70)
+
+
+def test_tensor_parallel_args_for_every_vllm_stage():
+    config = {"pairs": {"c": {"size_b": 70}, "a": {"size_b": 7}}, "cluster": {"gpus": {"a": 2}}}
+    for stage in ("generate", "mt_bench_answer", "lmeval"):
+        assert cluster.tensor_parallel_args(config, stage, "c") == "--tensor-parallel-size 4"
+        assert cluster.tensor_parallel_args(config, stage, "a") == "--tensor-parallel-size 2"
+    hf = {**config, "lmeval": {"backend": "hf"}}
+    assert cluster.tensor_parallel_args(hf, "lmeval", "c") == ""
+    assert cluster.tensor_parallel_size({**config, "generation": {"tensor_parallel_size": 8}}, "c") == 8
+
+
+def _model(path: Path, heads: int) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"num_attention_heads": heads}))
+    return path
+
+
+def test_tensor_parallel_checked_against_attention_heads(tmp_path):
+    good = _model(tmp_path / "llama70", 64)
+    odd = _model(tmp_path / "odd", 6)
+    cluster.check_tensor_parallel(good, 4, "pair 'c'")
+    cluster.check_tensor_parallel(tmp_path / "not_downloaded", 4, "pair 'c'")  # no config.json yet: later
+    with pytest.raises(ExpoError, match=r"tensor parallel 4, which does not divide the 6 attention heads in .*odd/config.json; use one of \[1, 2, 3, 6\] \(set cluster.gpus.c\)"):  # fmt: skip
+        cluster.check_pair_tensor_parallel({"pairs": {"c": {"size_b": 70}}}, {"c": [good, odd]})
+    judge = cluster.served_model_resources(70, good)
+    assert judge["tensor_parallel_size"] == judge["gpu"] == 4
+    with pytest.raises(ExpoError, match="served model runs vLLM with tensor parallel 4"):
+        cluster.served_model_resources(70, odd)
+
+
+def test_tensor_parallel_mismatch_stops_the_dag_build_in_one_line(tmp_path):
+    sft, aligned = _model(tmp_path / "sft", 6), _model(tmp_path / "aligned", 6)
+    (tmp_path / "rm").mkdir()
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "reward_model": str(tmp_path / "rm"),
+        "pairs": {"odd": {"sft": str(sft), "aligned": str(aligned), "alpha": 0.5, "size_b": 70}},
+    }))  # fmt: skip
+    proc = subprocess.run(
+        [SNAKEMAKE, "-n", "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(cfg)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180,
+        env=_env(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "cluster error: pair 'odd' runs vLLM with tensor parallel 4"
+    )
+
+
+def test_published_paper_config_lists_lmeval_jobs_with_tensor_parallel(tmp_path):
+    """`snakemake -n -p --profile profiles/slurm --config alpha_selection=published` on the paper config: every
+    pair's lm-eval jobs (alpha 0 and published) are listed, and the 70B pair's command passes tensor parallel 4."""
+    proc = _dry_run(tmp_path, "slurm", "-p", "--config", "alpha_selection=published", probe=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = parse_dry_run(proc.stdout)
+    lmeval = {(j["wildcards"]["pair"], j["wildcards"]["alpha"]): j for j in jobs if j["rule"] == "lmeval_v1"}
+    expected = {(p, a) for p, e in PAPER["pairs"].items() for a in ("0.0", str(float(e["alpha"])))}
+    assert set(lmeval) == expected
+    assert lmeval[("tulu-2-dpo-70b", "0.5")]["resources"]["gpu"] == "4"
+    commands = [
+        line
+        for line in proc.stdout.splitlines()
+        if "expo lmeval --model models/tulu-2-dpo-70b_alpha0.5 " in line
+    ]
+    assert (
+        len(commands) == 1 and "--backend vllm" in commands[0] and "--tensor-parallel-size 4" in commands[0]
+    )
+    assert not any(j["rule"] in ("generate_ultrafeedback", "select_alpha") for j in jobs)

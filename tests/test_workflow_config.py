@@ -33,6 +33,9 @@ def snakemake(args: list[str], cwd: Path, timeout: int = 120) -> subprocess.Comp
 
 
 def write_config(tmp_path: Path, pairs: dict, **top) -> Path:
+    """A config whose local models ./sft, ./aligned, ./rm exist (missing local paths are their own error)."""
+    for name in ("sft", "aligned", "rm"):
+        (tmp_path / name).mkdir(exist_ok=True)
     cfg = {"reward_model": "./rm", "pairs": pairs, **top}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -79,6 +82,89 @@ def test_bad_top_level_value_names_field(tmp_path):
     res = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
     assert res.returncode != 0
     assert res.stderr.strip().startswith("config error at alpha_selection: 'best' is not one of")
+
+
+def test_misspelt_top_level_section_is_one_line(tmp_path):
+    cfg = write_config(tmp_path, {"mine": GOOD}, genration={"backend": "vllm"})
+    res = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "config error at <top level>: Additional properties are not allowed ('genration' was unexpected)"
+    ], res.stderr
+
+
+def test_tables_section_is_declared(tmp_path):
+    cfg = write_config(tmp_path, {"mine": GOOD}, tables={"out": "my_tables"}, alpha_selection="published")
+    res = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "my_tables/paper_pairs.csv" in res.stdout
+
+
+@pytest.mark.parametrize("role", ["sft", "aligned", "reward_model"])
+def test_missing_local_model_path_is_one_line_at_dag_build(tmp_path, role):
+    pair = dict(GOOD)
+    top = {}
+    if role == "reward_model":
+        top["reward_model"] = "./no_such_rm"
+    else:
+        pair[role] = f"./no_such_{role}"
+    cfg = write_config(tmp_path, {"mine": pair})
+    if top:
+        config = yaml.safe_load(cfg.read_text())
+        config.update(top)
+        cfg.write_text(yaml.safe_dump(config))
+    res = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    where = "reward_model" if role == "reward_model" else f"pairs.mine.{role}"
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"config error at {where}: local model path './no_such_"), lines[0]
+    assert "MissingInputException" not in res.stdout + res.stderr
+
+
+def _rules_of(stdout: str) -> dict[str, int]:
+    counts = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and re.fullmatch(r"\w+", parts[0]):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_published_mode_is_a_static_dag_with_every_benchmark_job(tmp_path):
+    """No sweep, no checkpoint: the dry run lists every benchmark job of every pair up front."""
+    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    config["alpha_selection"] = "published"
+    config["pairs"]["demo2"] = dict(config["pairs"]["demo"], alpha=1.5)
+    cfg = tmp_path / "published.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    res = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = _rules_of(res.stdout)
+    assert "checkpoint" not in res.stdout and "DAG of jobs will be updated" not in res.stdout
+    for rule in ("generate_ultrafeedback", "reward_ultrafeedback", "select_alpha", "extrapolate_sweep"):
+        assert rule not in counts, (rule, counts)
+    assert counts["extrapolate"] == 2 and counts["lmeval_local"] == 4, (
+        counts
+    )  # alpha 0.0 + published, 2 pairs
+    assert counts["generate_alpaca"] == 4 and counts["reward_alpaca"] == 4 and counts["tables"] == 1, counts
+    assert "models/demo2_alpha1.5" in res.stdout
+
+
+def test_each_config_its_own_results_root(tmp_path):
+    """The demo writes under demo_runs/demo (its results_root), the paper config at the top: never mixed."""
+    from expo.workflow_config import results_root
+
+    demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    assert results_root(demo) == "demo_runs/demo" and results_root(paper) == "."
+    with pytest.raises(ExpoError, match="config error at results_root"):
+        results_root({"results_root": ""})
+    res = snakemake(["-n", "--configfile", str(ROOT / "config" / "demo.yaml")], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "demo_runs" / "demo" / ".snakemake").is_dir()  # the demo's own working directory
+    assert not (tmp_path / ".snakemake").exists()
 
 
 def test_paper_config_lists_an_extrapolation_job_for_every_pair_and_alpha(tmp_path):
@@ -141,3 +227,46 @@ def test_model_refs(tmp_path):
     assert not parse_model_ref("./resources/demo/sft").is_hub
     with pytest.raises(ExpoError, match="neither an existing path nor a hub id"):
         parse_model_ref("a/b/c")
+
+
+def test_stage_environments_follow_the_backend():
+    """The .smk files take env files and run prefixes from expo.workflow_config (one place, tested here)."""
+    from expo.workflow_config import stage_env, stage_run_prefix
+
+    paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    assert stage_env(paper, "generate") == "../../envs/generate.yaml"
+    assert stage_run_prefix(paper, "generate") == "expo run-isolated generate -- "
+    assert stage_env(paper, "lmeval") == "../../envs/lmeval_vllm.yaml"
+    assert stage_env(paper, "mt_bench_answer") == "../../envs/generate.yaml"
+    assert stage_env(demo, "generate") == "../../envs/core.yaml" and stage_run_prefix(demo, "generate") == ""
+    assert stage_env(demo, "lmeval") == "../../envs/lmeval.yaml"
+    assert stage_run_prefix(demo, "lmeval") == "expo run-isolated lmeval -- "
+    mixed = {**paper, "mt_bench": {"backend": "transformers"}}
+    assert stage_env(mixed, "mt_bench_answer") == "../../envs/core.yaml"
+    for name in ("generate", "core", "lmeval", "lmeval_vllm"):
+        assert (ROOT / "envs" / f"{name}.yaml").is_file()
+
+
+def test_results_dir_is_chosen_once(tmp_path, monkeypatch):
+    """The main process picks the absolute folder; cluster jobs (started in the launch directory) inherit it, so a
+    relative results_root is never applied twice."""
+    from expo.workflow_config import results_dir
+
+    monkeypatch.chdir(tmp_path)
+    config = {"results_root": "demo_runs/demo"}
+    assert results_dir(config, environ={}) == str(tmp_path / "demo_runs" / "demo")
+    assert results_dir(config, environ={"EXPO_RESULTS_DIR": "/shared/run"}) == "/shared/run"
+
+
+def test_local_models_built_by_the_workflow_are_exempt(tmp_path, monkeypatch):
+    from expo.workflow_config import check_local_models
+
+    monkeypatch.chdir(tmp_path)
+    config = {"reward_model": "./resources/demo/reward", "pairs": {"demo": {"sft": "./resources/demo/sft",
+              "aligned": "./resources/demo/aligned"}}}  # fmt: skip
+    check_local_models(config, built_by_workflow=["resources/demo"])
+    with pytest.raises(
+        ExpoError, match=r"^config error at reward_model: local model path './resources/demo/reward'"
+    ):
+        check_local_models(config)

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Start a private single-node SLURM (munge + slurmctld + slurmd) under DIR, with 8 fake GPUs.
+# Start a private single-node SLURM (munge + slurmctld + slurmd) under DIR: the node is this machine as
+# `slurmd -C` reports it (its real CPUs, ~95% of its memory) plus EXPO_SLURM_GPUS fake GPUs (default 2).
 #   tests/cluster/slurm_up.sh DIR      (as root; installs Debian's munge/slurm packages if missing)
 # Afterwards: export PATH="DIR/bin:$PATH" (wrappers that set SLURM_CONF for every SLURM client, also
 # inside jobs, where the SLURM executor's jobstep unsets SLURM_CONF before calling srun).
 # Stop with tests/cluster/slurm_down.sh DIR (kills exactly the daemons started here, by PID file).
-# Environment: EXPO_SLURM_PORT (slurmctld port, default 6817; slurmd uses the next one).
+# Environment: EXPO_SLURM_PORT (slurmctld port, default 6817; slurmd uses the next one), EXPO_SLURM_GPUS,
+# EXPO_SLURM_MAXTIME (partition time limit in minutes, default 600).
 set -euo pipefail
 
 DIR=${1:?usage: slurm_up.sh DIR}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 PORT=${EXPO_SLURM_PORT:-6817}
-NGPUS=8
+NGPUS=${EXPO_SLURM_GPUS:-2}
+MAXTIME=${EXPO_SLURM_MAXTIME:-600}
 t0=$EPOCHREALTIME
 say() { awk -v a="$t0" -v b="$EPOCHREALTIME" -v m="$*" 'BEGIN { printf "[slurm_up %6.1fs] %s\n", b - a, m }'; }
 
@@ -60,8 +63,11 @@ AutoDetect=off
 NodeName=$HOST Name=gpu File=$DIR/gpu/nvidia[0-$((NGPUS - 1))]
 CONF
 
-# The node is declared bigger than this machine (config_overrides) so 70B-sized jobs (4 GPUs,
-# 32 CPUs, ~218 GB) schedule beside smaller ones; the test jobs themselves are tiny.
+# The node is this machine (slurmd -C): a job asking for more than it has is never schedulable.
+read -r CPUS SOCKETS CORES THREADS MEM < <(slurmd -C | awk '
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+    END { print v["CPUs"], v["SocketsPerBoard"], v["CoresPerSocket"], v["ThreadsPerCore"], v["RealMemory"] }')
+MEM=$((MEM * 95 / 100))
 cat >"$DIR/etc/slurm.conf" <<CONF
 ClusterName=expotest
 SlurmctldHost=$HOST(127.0.0.1)
@@ -81,15 +87,14 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-SlurmdParameters=config_overrides
 MailProg=/bin/true
 MinJobAge=300
 ReturnToService=2
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 GresTypes=gpu
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=64 Sockets=1 CoresPerSocket=64 ThreadsPerCore=1 RealMemory=262144 Gres=gpu:$NGPUS State=UNKNOWN
-PartitionName=main Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS Sockets=$SOCKETS CoresPerSocket=$CORES ThreadsPerCore=$THREADS RealMemory=$MEM Gres=gpu:$NGPUS State=UNKNOWN
+PartitionName=main Nodes=$HOST Default=YES MaxTime=$MAXTIME State=UP
 CONF
 
 # -- client wrappers: every SLURM command (also inside jobs) finds this config ----------------------------

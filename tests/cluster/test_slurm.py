@@ -1,4 +1,5 @@
-"""The SLURM profile on a real single-node SLURM (tests/cluster/slurm_up.sh): sbatch, status polling, failures.
+"""The SLURM profile on a real single-node SLURM the size of this machine (tests/cluster/slurm_up.sh: its real
+CPUs and memory, 2 fake GPUs): sbatch, status polling, failures, jobs that can never run, the demo DAG.
 
 Runs when EXPO_CLUSTER_TESTS=1, or by default as root with apt-get or SLURM present (CI); skipped otherwise
 (EXPO_CLUSTER_TESTS=0 skips always). Every snakemake call has a timeout: a hang is a failure, never a stuck CI.
@@ -176,13 +177,11 @@ def test_jobs_run_through_sbatch_offline_and_sized_by_the_profile(slurm, tiny_ru
     cpu = _read(work / "models" / "tiny_alpha0.5.txt")
     assert cpu["offline"] == "1" and cpu["job"].isdigit() and cpu["cpus"] == "2"
     tiny = _read(work / "outputs" / "tiny_alpha0.5.txt")
-    assert tiny["offline"] == "1" and len(tiny["gpus"].split(",")) == 1 and tiny["cpus"] == "8"
-    big = _read(work / "outputs" / "big_alpha0.5.txt")
-    assert big["offline"] == "1" and len(big["gpus"].split(",")) == 4 and big["cpus"] == "32"
-    fields = slurm.job_fields("rule_generate_ultrafeedback_wildcards_big")
-    assert fields["TresPerJob"] == "gres:gpu:4"
-    assert fields["MinMemoryNode"] == "218000M"  # 8 GB + 3 GB per B for 70B
-    assert fields["TimeLimit"] == "05:00:00"  # 120 min x (70B / 4 GPUs / 7B)
+    assert tiny["offline"] == "1" and len(tiny["gpus"].split(",")) == 1 and tiny["cpus"] == "1"
+    fields = slurm.job_fields("rule_generate_ultrafeedback_wildcards_tiny")
+    assert fields["TresPerJob"] == "gres:gpu:1"  # vLLM on a 1B pair: tensor parallel 1
+    assert fields["MinMemoryNode"] == "11000M"  # 8 GB + 3 GB per B
+    assert fields["TimeLimit"] == "02:00:00"
     assert slurm.job_fields("rule_extrapolate_wildcards_tiny")["MinMemoryNode"] in ("4096M", "4G")
 
 
@@ -207,12 +206,64 @@ def test_account_without_accounting_is_submitted_unchecked(slurm, tiny_run):
     assert (work / "models" / "tiny_alpha0.5.txt").is_file()
 
 
+def _error_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("expo: error: SLURM can never run")]
+
+
+def test_job_beyond_every_node_fails_before_submission(slurm, tmp_path):
+    """The 70B pair's generation asks for 4 GPUs on a node with 2: the run fails at once, before any sbatch, in
+    one line naming the rule, its request and what the partition offers (the sinfo check at onstart)."""
+    work = _tiny_workdir(tmp_path)
+    rc, out, seconds = slurm.snakemake(
+        work, "outputs/big_alpha0.5.txt", "--snakefile", str(TINY / "Snakefile"), timeout=300
+    )
+    print(f"never-schedulable job (checked before submission): {seconds:.1f} s, load {os.getloadavg()}")
+    assert rc != 0 and seconds < 300
+    lines = _error_lines(out)
+    assert len(lines) == 1, out[-3000:]
+    assert "rule generate_ultrafeedback" in lines[0] and "4 GPUs" in lines[0], lines[0]
+    assert re.search(r"partition 'main' offers at most \d+ CPUs, \d+ MB, 2 GPUs per node", lines[0]), lines[0]
+    assert "submitted with SLURM jobid" not in out
+    assert not (work / ".snakemake" / "locks").exists() or not list((work / ".snakemake" / "locks").iterdir())
+
+
+def test_job_pending_forever_is_cancelled_and_fails_the_run(slurm, tmp_path):
+    """A job SLURM accepts but keeps pending for a reason that never clears (PartitionConfig: 4 CPUs on a 2-CPU
+    node), with the pre-submission check off: the watchdog cancels it, the run fails in one line, no hang."""
+    work = _tiny_workdir(tmp_path)
+    slurm.env.update(EXPO_SLURM_PRECHECK="0", EXPO_SLURM_WATCH_SECONDS="5")
+    try:
+        rc, out, seconds = slurm.snakemake(
+            work,
+            "outputs/tiny_alpha0.5.txt",
+            "--snakefile",
+            str(TINY / "Snakefile"),
+            "--set-resources",
+            "generate_ultrafeedback:cpus_per_task=4",
+            timeout=300,
+        )
+    finally:
+        for key in ("EXPO_SLURM_PRECHECK", "EXPO_SLURM_WATCH_SECONDS"):
+            slurm.env.pop(key, None)
+    print(f"pending-forever job cancelled: {seconds:.1f} s, load {os.getloadavg()}")
+    assert rc != 0 and seconds < 300
+    lines = _error_lines(out)
+    assert len(lines) == 1, out[-3000:]
+    assert (
+        "rule generate_ultrafeedback" in lines[0] and "4 CPUs" in lines[0] and "PartitionConfig" in lines[0]
+    )
+    assert "at most 2 CPUs" in lines[0] or "at most" in lines[0]
+    assert "SLURM status is: 'CANCELLED'" in out
+    assert not (work / "outputs" / "tiny_alpha0.5.txt").exists()
+
+
 DEMO_COPY = ["Snakefile", "workflow", "config", "profiles", "envs"]
 
 
 def test_demo_dag_through_slurm(slurm, tmp_path):
-    """The real demo DAG (config/demo.yaml, sweep grid cut to one alpha) through sbatch to completion (benchmarks
-    and tables too: ~3 min on 2 idle cores), then nothing left to do. EXPO_CLUSTER_DEMO=selection stops at the
+    """The real demo DAG (config/demo.yaml, sweep grid cut to one alpha) from a fresh copy through sbatch on a node
+    with this machine's CPUs and memory to completion (benchmarks and tables too), every job on CPU asking for no
+    GPU, 1 CPU and ~1 GB, outputs under the demo's results root; then nothing left to do. EXPO_CLUSTER_DEMO=selection stops at the
     alpha selection (every SLURM job costs a Snakemake start, so that is quicker)."""
     work = tmp_path / "project"
     work.mkdir()
@@ -230,11 +281,16 @@ def test_demo_dag_through_slurm(slurm, tmp_path):
     assert rc == 0, out[-5000:]
     submitted = set(re.findall(r"log: \S*/slurm_logs/rule_(\w+?)/", out))
     assert {"extrapolate_sweep", "generate_ultrafeedback", "reward_ultrafeedback"} <= submitted, submitted
-    selection = json.loads((work / "selection" / "demo.json").read_text())
+    root = work / config["results_root"]
+    selection = json.loads((root / "selection" / "demo.json").read_text())
     assert selection, "empty selection"
+    assert not (work / "selection").exists()  # the paper config's folders stay untouched
+    generate = slurm.job_fields("rule_generate_ultrafeedback_wildcards_demo")
+    assert generate.get("TresPerJob", "(null)") in ("(null)", ""), generate  # CPU job: no GPU asked
+    assert generate["NumCPUs"] == "1" and generate["MinMemoryNode"] in ("1005M",), generate
     if full:
         assert {"generate_alpaca", "reward_alpaca", "lmeval_local"} <= submitted, submitted
-        assert (work / "tables" / "paper_pairs.csv").is_file()
-        assert list((work / "results_lmeval").glob("demo_alpha*/*.json"))
+        assert (root / "tables" / "paper_pairs.csv").is_file()
+        assert list((root / "results_lmeval").glob("demo_alpha*/*.json"))
     rc, out, _ = slurm.snakemake(work, *args, "-n", timeout=120)
     assert rc == 0 and "Nothing to be done" in out, out[-3000:]

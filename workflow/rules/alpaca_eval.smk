@@ -1,10 +1,7 @@
 """AlpacaEval 2.0 (official alpaca_eval, weighted GPT-4-Turbo annotator) for each benchmark model.
 
-Included by the Snakefile after common.smk and select.smk; its targets join ``rule all`` only when
-``alpaca_eval_enabled()`` is true (it prints one line saying why the stage is left out otherwise):
-
-    if alpaca_eval_enabled():
-        targets += alpaca_eval_targets()      # per pair: benchmark_models(pair)
+The stage joins the DAG only when ``alpaca_eval_enabled()`` (common.smk) is true; it prints one line saying
+why it is left out otherwise. The judge is called over HTTP from the alpaca_eval job itself (a compute job).
 
 Outputs per model id {pair}_alpha{alpha} (the authors' results_alpaca/ layout):
     results_alpaca/{pair}_alpha{alpha}.json                   the outputs, generator = model id
@@ -15,24 +12,9 @@ never an output: deleting results never costs a judgment again.
 """
 
 import os
-import sys
 
-from expo.benchmarks.alpaca_eval.workflow_args import (
-    alpaca_eval_cli_args,
-    resource_path,
-    stage_status,
-)
-from expo.judge_server.workflow_args import (
-    served_flags,
-    served_inputs,
-    served_status,
-    server_prefix,
-)
-
-_ALPACA_EVAL_STATUS = served_status(
-    config, "AlpacaEval", "alpaca_eval"
-) or stage_status(config)
-_ALPACA_EVAL_SAID = []
+from expo.benchmarks.alpaca_eval.workflow_args import alpaca_eval_cli_args
+from expo.judge_server.workflow_args import served_flags, served_inputs, server_prefix
 
 
 localrules:

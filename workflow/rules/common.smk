@@ -1,4 +1,8 @@
-"""Config validation, wildcard constraints and input functions shared by every stage."""
+"""Config validation, wildcard constraints and input functions shared by every stage.
+
+Self-contained: everything used below is imported here; path and environment choices come from tested
+Python (expo.workflow_config, the stages' workflow_args modules), not from other .smk files.
+"""
 
 import os
 import re
@@ -8,13 +12,28 @@ import jsonschema
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
+from expo.benchmarks.alpaca_eval.workflow_args import (
+    resource_path,
+    stage_status as alpaca_eval_stage_status,
+)
+from expo.benchmarks.lmeval.workflow_args import enabled_suites, result_files
+from expo.benchmarks.mt_bench.workflow_args import (
+    aggregate_files,
+    stage_status as mt_bench_stage_status,
+)
 from expo.errors import ExpoError
+from expo.generation.workflow_args import prompt_source
+from expo.judge_server.workflow_args import served_status
 from expo.naming import ALPHA_REGEX, canonical_alpha, model_id
+from expo.selection.stats import read_chosen_alpha
 from expo.workflow_config import (
     check_config,
+    check_local_models,
     hub_downloads,
     model_local_dir,
     schema_error_line,
+    stage_env,
+    stage_run_prefix,
     sweep_alphas,
 )
 
@@ -34,6 +53,8 @@ def _validate_config():
         sys.exit(f"config error: {str(exc).splitlines()[0]}")
     try:
         check_config(config)
+        demo_out = [config["demo"]["out"]] if "demo" in config else []
+        check_local_models(config, built_by_workflow=demo_out)
     except ExpoError as exc:
         sys.exit(str(exc))
 
@@ -42,9 +63,21 @@ _validate_config()
 
 PAIRS = list(config["pairs"])
 # The repository (for files shipped with the workflow, wherever the working directory is)
-REPO_DIR = os.path.dirname(os.path.abspath(workflow.main_snakefile))
+REPO_DIR = os.path.abspath(
+    os.path.join(workflow.current_basedir.get_path_or_uri(secret_free=True), "..", "..")
+)
 MODELS_DIR = config["models_dir"]
 HUB_DOWNLOADS = hub_downloads(config)
+# published: each pair's published alpha, no sweep and no checkpoint (a static DAG)
+PUBLISHED = config.get("alpha_selection", "sweep") == "published"
+_ALPACA_EVAL_STATUS = served_status(
+    config, "AlpacaEval", "alpaca_eval"
+) or alpaca_eval_stage_status(config)
+_ALPACA_EVAL_SAID = []
+_MT_BENCH_STATUS = served_status(
+    config, "MT-Bench", "mt_bench"
+) or mt_bench_stage_status(config)
+_MT_BENCH_SAID = []
 
 
 def _alternation(names):
@@ -71,6 +104,11 @@ def isolated(env_file):
     """
     name = os.path.splitext(os.path.basename(env_file))[0]
     return f"expo run-isolated {name} -- "
+
+
+def stage_shell_prefix(stage):
+    """The environment prefix of a model-loading stage (generate, mt_bench_answer, lmeval): expo.workflow_config."""
+    return stage_run_prefix(config, stage)
 
 
 def model_dir_of(ref):
@@ -198,13 +236,31 @@ def lmeval_targets(wildcards=None):
 # ---- input functions of tables.smk ----
 
 
+def benchmark_result_files(model):
+    """Result files of one benchmark model (alpha 0.0 or the chosen alpha) across the enabled stages."""
+    files = [f"outputs_alpaca/{model}.json", f"rewards_alpaca/{model}.jsonl"]
+    if alpaca_eval_enabled():
+        files += alpaca_eval_result_files(model)
+    if mt_bench_enabled():  # the tables read the merged judgments of all models
+        files += list(aggregate_files(config).values())
+    files += [f for suite in enabled_suites(config) for f in result_files(model, suite)]
+    return files
+
+
+def selection_targets():
+    """Every pair's alpha sweep up to its selection and plot (none in published mode: no sweep)."""
+    if PUBLISHED:
+        return []
+    return [
+        f for pair in PAIRS for f in (f"selection/{pair}.json", f"selection/{pair}.png")
+    ]
+
+
 def tables_inputs(wildcards):
-    files = [f"selection/{pair}.json" for pair in PAIRS]
-    result_files = globals().get("benchmark_result_files")
-    if result_files is not None:
-        for pair in PAIRS:
-            for mid in benchmark_models(pair):
-                files += result_files(mid)
+    files = [f for f in selection_targets() if f.endswith(".json")]
+    for pair in PAIRS:
+        for mid in benchmark_models(pair):
+            files += benchmark_result_files(mid)
     return files
 
 
@@ -231,7 +287,10 @@ def _alpha_file_args(folder, ext):
 
 
 def chosen_alpha(pair):
-    """The pair's chosen alpha (canonical string) or None; triggers the select_alpha checkpoint."""
+    """The pair's chosen alpha (canonical string) or None; triggers the select_alpha checkpoint (published
+    mode: the pair's published alpha, no checkpoint)."""
+    if PUBLISHED:
+        return canonical_alpha(pair_cfg(pair)["alpha"])
     return read_chosen_alpha(checkpoints.select_alpha.get(pair=pair).output.selection)
 
 

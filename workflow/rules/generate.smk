@@ -2,19 +2,12 @@
 (alpha 0.0 and the chosen alpha). Backend and sampling come from the config's `generation:` section.
 """
 
-from expo.generation.workflow_args import (
-    PROMPT_FILES,
-    generate_cli_args,
-    generation_settings,
-)
+from expo.cluster import tensor_parallel_args
+from expo.generation.workflow_args import PROMPT_FILES, generate_cli_args
 
-GENERATE_ENV = (
-    "../../envs/generate.yaml"
-    if generation_settings(config)["backend"] == "vllm"
-    else "../../envs/core.yaml"
-)
+GENERATE_ENV = stage_env(config, "generate")
 # vLLM (torch 2.14 pins) runs in its own environment unless the installed one already has it.
-GENERATE_RUN = isolated(GENERATE_ENV) if GENERATE_ENV.endswith("generate.yaml") else ""
+GENERATE_RUN = stage_shell_prefix("generate")
 
 
 rule generate_ultrafeedback:
@@ -30,7 +23,9 @@ rule generate_ultrafeedback:
     conda:
         GENERATE_ENV
     params:
-        args=lambda wc: generate_cli_args(config, wc.pair),
+        args=lambda wc: generate_cli_args(config, wc.pair)
+        + " "
+        + tensor_parallel_args(config, "generate", wc.pair),
     shell:
         GENERATE_RUN
         + "expo generate --model {input.model:q} --prompts {input.prompts:q} --out {output:q}"

@@ -1,32 +1,58 @@
 """lm-eval 0.4.13 (Open LLM Leaderboard v1 / v2, local smoke task) for each benchmark model.
 
-Included by the Snakefile after common.smk and select.smk; targets.smk asks for each benchmark model's
-results (``benchmark_result_files``, evaluated after the selection checkpoint).
-
 Outputs per model id {pair}_alpha{alpha}: results_lmeval/{pair}_alpha{alpha}/<task>.json (one per benchmark
 task of the suite), with lm-eval's raw output kept under results_lmeval/{pair}_alpha{alpha}/raw/.
-Suites are switched in config `lmeval.suites`; backend vllm (GPU) or hf (CPU/GPU).
+Suites are switched in config `lmeval.suites`; backend vllm (GPU, tensor parallel = the job's GPUs) or hf
+(CPU/GPU). Their datasets are fetched by the localrule fetch_lmeval_data on the submit host into the project
+cache (lmeval.datasets_cache) that every job reads offline; a gated dataset without a token stops the DAG build.
 """
 
 import os
+import sys
 
-from expo.benchmarks.lmeval.workflow_args import (
-    enabled_suites,
-    lmeval_cli_args,
-    result_files,
-    settings as lmeval_settings,
+from expo.benchmarks.lmeval.datasets import (
+    check_gated,
+    datasets_cache_dir,
+    manifest_path,
+    suite_data_inputs,
 )
+from expo.benchmarks.lmeval.workflow_args import lmeval_cli_args
+from expo.cluster import tensor_parallel_args
+from expo.errors import ExpoError
 
-LMEVAL_ENV = (
-    "../../envs/lmeval_vllm.yaml"
-    if lmeval_settings(config)["backend"] == "vllm"
-    else "../../envs/lmeval.yaml"
-)
+LMEVAL_ENV = stage_env(config, "lmeval")
+LMEVAL_DATA = datasets_cache_dir(config)
+
+try:
+    check_gated(enabled_suites(config), LMEVAL_DATA)
+except ExpoError as exc:
+    sys.exit(str(exc))
+
+
+localrules:
+    fetch_lmeval_data,
+
+
+rule fetch_lmeval_data:
+    output:
+        manifest_path(LMEVAL_DATA, "{suite}"),
+    log:
+        "logs/fetch_lmeval_data/{suite}.log",
+    wildcard_constraints:
+        suite="v1|v2",
+    conda:
+        LMEVAL_ENV
+    params:
+        cache=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        isolated(LMEVAL_ENV)
+        + "expo fetch-lmeval-data --suite {wildcards.suite} --cache {params.cache:q} > {log:q} 2>&1"
 
 
 rule lmeval_v1:
     input:
         model=lambda wc: final_model_dir(wc.pair, wc.alpha),
+        data=suite_data_inputs(config, "v1"),
     output:
         result_files("{pair}_alpha{alpha}", "v1"),
     log:
@@ -38,7 +64,9 @@ rule lmeval_v1:
     params:
         suite="v1",
         out=lambda wc: f"results_lmeval/{wc.pair}_alpha{wc.alpha}",
-        args=lambda wc: lmeval_cli_args(config, wc.pair),
+        args=lambda wc: lmeval_cli_args(config, wc.pair)
+        + " "
+        + tensor_parallel_args(config, "lmeval", wc.pair),
     shell:
         isolated(LMEVAL_ENV)
         + "expo lmeval --model {input.model:q} --out {params.out:q} --suite {params.suite}"
@@ -46,6 +74,9 @@ rule lmeval_v1:
 
 
 use rule lmeval_v1 as lmeval_v2 with:
+    input:
+        model=lambda wc: final_model_dir(wc.pair, wc.alpha),
+        data=suite_data_inputs(config, "v2"),
     output:
         result_files("{pair}_alpha{alpha}", "v2"),
     log:
@@ -55,10 +86,15 @@ use rule lmeval_v1 as lmeval_v2 with:
     params:
         suite="v2",
         out=lambda wc: f"results_lmeval/{wc.pair}_alpha{wc.alpha}",
-        args=lambda wc: lmeval_cli_args(config, wc.pair),
+        args=lambda wc: lmeval_cli_args(config, wc.pair)
+        + " "
+        + tensor_parallel_args(config, "lmeval", wc.pair),
 
 
 use rule lmeval_v1 as lmeval_local with:
+    input:
+        model=lambda wc: final_model_dir(wc.pair, wc.alpha),
+        data=suite_data_inputs(config, "local"),
     output:
         result_files("{pair}_alpha{alpha}", "local"),
     log:
@@ -68,4 +104,6 @@ use rule lmeval_v1 as lmeval_local with:
     params:
         suite="local",
         out=lambda wc: f"results_lmeval/{wc.pair}_alpha{wc.alpha}",
-        args=lambda wc: lmeval_cli_args(config, wc.pair),
+        args=lambda wc: lmeval_cli_args(config, wc.pair)
+        + " "
+        + tensor_parallel_args(config, "lmeval", wc.pair),

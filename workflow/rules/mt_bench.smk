@@ -1,10 +1,8 @@
 """MT-Bench (FastChat llm_judge single-answer grading, GPT-4 judge) for each benchmark model.
 
-Included by the Snakefile after common.smk and select.smk; its targets join ``rule all`` only when
-``mt_bench_enabled()`` is true (it prints one line saying why the stage is left out otherwise):
-
-    if mt_bench_enabled():
-        targets += mt_bench_targets()
+The stage joins the DAG only when ``mt_bench_enabled()`` (common.smk) is true; it prints one line saying why
+it is left out otherwise. Answers load the model (vLLM: tensor parallel = the job's GPUs); the judge is called
+over HTTP from the mt_bench_judge jobs (compute jobs).
 
 Files (FastChat's data/mt_bench layout under results_mtbench/mt_bench/):
     model_answer/{pair}_alpha{alpha}.jsonl                   answers (model's own chat template)
@@ -14,36 +12,24 @@ Files (FastChat's data/mt_bench layout under results_mtbench/mt_bench/):
 """
 
 import os
-import sys
 
 from expo.benchmarks.mt_bench.workflow_args import (
     DATA_FILES,
-    aggregate_files,
-    answer_backend,
     answer_cli_args,
     answer_file,
     fetch_cli_args,
     judge_cli_args,
     judgment_file,
-    stage_status as mt_bench_stage_status,
 )
+from expo.cluster import tensor_parallel_args
 from expo.judge_server.workflow_args import (
     local_data_input,
     served_flags,
     served_inputs,
-    served_status,
     server_prefix,
 )
 
-_MT_BENCH_STATUS = served_status(
-    config, "MT-Bench", "mt_bench"
-) or mt_bench_stage_status(config)
-_MT_BENCH_SAID = []
-MT_BENCH_ANSWER_ENV = (
-    "../../envs/generate.yaml"
-    if answer_backend(config) == "vllm"
-    else "../../envs/core.yaml"
-)
+MT_BENCH_ANSWER_ENV = stage_env(config, "mt_bench_answer")
 
 
 localrules:
@@ -80,13 +66,11 @@ rule mt_bench_answer:
     conda:
         MT_BENCH_ANSWER_ENV
     params:
-        args=lambda wc: answer_cli_args(config, wc.pair),
+        args=lambda wc: answer_cli_args(config, wc.pair)
+        + " "
+        + tensor_parallel_args(config, "mt_bench_answer", wc.pair),
     shell:
-        (
-            isolated(MT_BENCH_ANSWER_ENV)
-            if MT_BENCH_ANSWER_ENV.endswith("generate.yaml")
-            else ""
-        )
+        stage_shell_prefix("mt_bench_answer")
         + "expo mt-bench-answer --model {input.model:q} --questions {input.questions:q} --out {output:q}"
         " --model-id {wildcards.pair}_alpha{wildcards.alpha} {params.args} > {log:q} 2>&1"
 

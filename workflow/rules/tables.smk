@@ -1,8 +1,8 @@
 """Tables: the paper's tables (CSV / Markdown / LaTeX), plots and provenance from every benchmark's results.
 
-``tables_inputs``
-asks for each pair's selection and, when the DAG defines ``benchmark_result_files(model_id)`` (common.smk),
-each benchmark model's result files, so the tables rebuild when any of them changes.
+``tables_inputs`` (common.smk) asks for each pair's selection (none in published mode) and each benchmark
+model's result files, so the tables rebuild when any of them changes. The tables read the results root of this
+config only (Snakefile ``workdir:``), so another config's pairs never appear.
 """
 
 from expo.tables.notes import note_cli_args

@@ -2,14 +2,20 @@
 
 Profiles reference these functions from ``set-resources`` expressions, e.g.
 ``gpu: "__import__('expo.cluster').cluster.gpus(wildcards)"``; workflow/rules/resources.smk binds the
-workflow config with :func:`bind` at DAG build.
+workflow config with :func:`bind` at DAG build. :func:`job_resources` and :func:`tensor_parallel_size` size
+any other vLLM job (e.g. a served judge); :func:`check_tensor_parallel` checks a size against a local model's
+attention heads. ``expo.cluster.slurm`` checks requests against what a SLURM partition offers.
 """
 
 from expo.cluster.resources import (
     DEFAULT_REWARD_SIZE_B,
+    STAGES,
+    attention_heads,
     bind,
     bound_config,
     check_cluster_config,
+    check_pair_tensor_parallel,
+    check_tensor_parallel,
     cpus,
     cpus_for,
     default_gpus,
@@ -17,16 +23,41 @@ from expo.cluster.resources import (
     gpu_mem_mb_for,
     gpus,
     gpus_for,
+    job_resources,
     mem_mb,
     mem_mb_for,
     pair_of,
     runtime,
     runtime_for,
+    served_model_resources,
     size_b,
     size_b_for,
+    stage_backend,
+    stage_cpus_for,
+    stage_gpus_for,
+    stage_mem_mb_for,
+    stage_runtime_for,
+    tensor_parallel_args,
+    tensor_parallel_size,
+    uses_gpu,
+    uses_vllm,
 )
 
 __all__ = [
+    "STAGES",
+    "attention_heads",
+    "check_pair_tensor_parallel",
+    "check_tensor_parallel",
+    "job_resources",
+    "stage_backend",
+    "stage_cpus_for",
+    "stage_gpus_for",
+    "stage_mem_mb_for",
+    "stage_runtime_for",
+    "tensor_parallel_args",
+    "tensor_parallel_size",
+    "uses_gpu",
+    "uses_vllm",
     "DEFAULT_REWARD_SIZE_B",
     "bind",
     "bound_config",
@@ -43,6 +74,7 @@ __all__ = [
     "pair_of",
     "runtime",
     "runtime_for",
+    "served_model_resources",
     "size_b",
     "size_b_for",
 ]
