@@ -159,10 +159,11 @@ def _last_line(text: str) -> str:
 
 
 def _uv_error(text: str) -> str:
-    """uv's resolution failure in one line (its first `x`/`No solution` line and the reason after it)."""
-    lines = [line.strip(" ╰─▶│×").strip() for line in (text or "").splitlines() if line.strip()]
-    lines = [line for line in lines if line and not line.startswith("hint:")]
-    return "; ".join(lines[:2]) if lines else "no output"
+    """uv's failure in one line: its `error:` line and the cause after it."""
+    lines = [line.strip(" ╰─▶│×").strip() for line in (text or "").splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("hint:", "Using Python"))]
+    first = next((i for i, line in enumerate(lines) if line.lower().startswith("error")), 0)
+    return "; ".join(lines[first : first + 2]) if lines else "no output"
 
 
 def ensure_env(
