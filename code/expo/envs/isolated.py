@@ -159,11 +159,18 @@ def _last_line(text: str) -> str:
 
 
 def _uv_error(text: str) -> str:
-    """uv's failure in one line: its `error:` line and the cause after it."""
+    """uv's failure in one line: its `error:` line and the (possibly wrapped) cause after it, no hints."""
     lines = [line.strip(" ╰─▶│×").strip() for line in (text or "").splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("hint:", "Using Python"))]
+    lines = [line for line in lines if line and not line.startswith("Using Python")]
     first = next((i for i, line in enumerate(lines) if line.lower().startswith("error")), 0)
-    return "; ".join(lines[first : first + 2]) if lines else "no output"
+    kept = []
+    for line in lines[first:]:
+        if line.startswith("hint:"):
+            break
+        kept.append(line)
+    if not kept:
+        return "no output"
+    return " ".join([kept[0] + ";", *kept[1:]])[:500]
 
 
 def ensure_env(
