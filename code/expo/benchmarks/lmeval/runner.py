@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from expo.benchmarks.lmeval.suites import Invocation, plan
+from expo.envs.vllm_cpu import check_model_for_engine, engine_environ
 from expo.errors import ExpoError
 from expo.io.atomic import atomic_dir, write_json, write_text
 from expo.io.records import read_json
@@ -100,6 +101,8 @@ def check_request(req: LmevalRequest) -> list[Invocation]:
                 )
     if req.limit is not None and req.limit <= 0:
         raise ExpoError(f"--limit {req.limit}: must be positive")
+    if req.backend == "vllm":
+        check_model_for_engine(model)  # vLLM's CPU build: a head_dim its attention runs
     try:
         version = importlib.metadata.version("lm_eval")
     except importlib.metadata.PackageNotFoundError:
@@ -209,6 +212,8 @@ def run_invocation(req: LmevalRequest, inv: Invocation, raw: Path, include_path:
         cmd = [*LM_EVAL_CMD, *build_command(req, inv, tmp / "output", include_path)]
         log.info("lm-eval %s: lm_eval %s", inv.name, " ".join(cmd[len(LM_EVAL_CMD) :]))
         env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+        if req.backend == "vllm":
+            env = engine_environ(env)  # vLLM's CPU build: a KV cache sized for the machine
         with open(tmp / "lm_eval.log", "w", encoding="utf-8") as logfh:
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             tail: list[str] = []
