@@ -33,6 +33,7 @@ if "demo" in config:
 include: "workflow/rules/prompts.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/reward.smk"
+include: "workflow/rules/sweep.smk"
 include: "workflow/rules/select.smk"
 include: "workflow/rules/alpaca_eval.smk"
 include: "workflow/rules/mt_bench.smk"

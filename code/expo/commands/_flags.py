@@ -93,9 +93,11 @@ def sampling_from_args(args: argparse.Namespace, settings_cls):
     return request_from_args(settings_cls, args, stop_token_ids=tuple(args.stop_token_ids or ()))
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, request_cls) -> None:
-    """Model, backend and batching flags of the generating commands (`generate`, `mt-bench-answer`)."""
-    parser.add_argument("--model", required=True, help="model directory (Hugging Face format)")
+def add_model_arguments(parser: argparse.ArgumentParser, request_cls, model: bool = True) -> None:
+    """Model, backend and batching flags of the generating commands (`generate`, `mt-bench-answer`; `sweep`,
+    whose model is its --aligned, without --model)."""
+    if model:
+        parser.add_argument("--model", required=True, help="model directory (Hugging Face format)")
     parser.add_argument(
         "--backend",
         choices=["vllm", "transformers"],

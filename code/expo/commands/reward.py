@@ -14,9 +14,14 @@ HELP = "score generated outputs with a reward model (raw logit, one float per li
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rm", required=True, help="reward model directory (sequence classifier, 1 label)")
     parser.add_argument(
-        "--outputs", required=True, help="outputs file: UltraFeedback JSONL or AlpacaEval JSON"
+        "--outputs",
+        required=True,
+        nargs="+",
+        help="outputs file(s): UltraFeedback JSONL or AlpacaEval JSON (several: the model is loaded once)",
     )
-    parser.add_argument("--out", required=True, help="rewards file (one float per line)")
+    parser.add_argument(
+        "--out", required=True, nargs="+", help="rewards file(s), one float per line; one per --outputs file"
+    )
     add_field_flag(parser, RewardRequest, "--batch-size", "outputs per forward pass", type=int)
     add_field_flag(
         parser, RewardRequest, "--dtype", "auto: bf16 on GPU, fp32 on CPU", choices=["auto", "bf16", "fp32"]

@@ -83,8 +83,17 @@ def make_backend(req: GenerateRequest, tokenizer):
     )
 
 
-def generate(req: GenerateRequest) -> Path:
-    """Run one generation job; every user error is raised before a model is loaded."""
+def generate(
+    req: GenerateRequest, backend_factory=None, weights: str | None = None, keep_sidecar: bool = False
+) -> Path:
+    """Run one generation job; every user error is raised before a model is loaded.
+
+    ``backend_factory`` (a no-argument callable returning a backend) replaces loading ``req.model``: the in-engine
+    sweep passes one that sets a running engine's weights and is called only when there is something to generate;
+    ``weights`` then describes those weights in the progress header and the provenance. ``keep_sidecar`` leaves the
+    progress file in place after success (the sweep removes it once every alpha is done, so a rerun after
+    Snakemake deleted a killed job's outputs rebuilds the finished ones without generating).
+    """
     if req.backend not in BACKENDS:
         raise ExpoError(f"unknown backend {req.backend!r} (choose from {', '.join(BACKENDS)})")
     fmt = req.format or format_for_path(req.out)
@@ -114,6 +123,8 @@ def generate(req: GenerateRequest) -> Path:
         "prompts": _digest([p.text for p in prompts]),
         "n_prompts": len(prompts),
     }
+    if weights is not None:
+        header["weights"] = weights
     journal = progress_journal(out, header, len(prompts))
     done = journal.records
     batches = [
@@ -127,7 +138,7 @@ def generate(req: GenerateRequest) -> Path:
     )  # fmt: skip
     with journal:
         if todo:
-            backend = make_backend(req, tokenizer)
+            backend = backend_factory() if backend_factory is not None else make_backend(req, tokenizer)
             with tqdm(total=len(prompts), initial=len(done), desc="generate", unit="prompt") as bar:
                 for batch_index, indices in todo:
                     completions = backend.generate([prompt_ids[i] for i in indices], batch_index)
@@ -146,7 +157,8 @@ def generate(req: GenerateRequest) -> Path:
     del provenance["n_prompts"]
     write_json(provenance_path(out), provenance)
     write_outputs(out, prompts, completions, fmt, generator)
-    journal.remove()
+    if not keep_sidecar:
+        journal.remove()
     n_stop = sum(c.finish_reason == "stop" for c in completions)
     log.info(
         "generate: wrote %s (%d outputs, mean length %.1f tokens, %d stopped / %d hit the length limit)",

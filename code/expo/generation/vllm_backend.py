@@ -85,6 +85,7 @@ class VllmGenerator:
         settings: SamplingSettings,
         tensor_parallel_size: int | None = None,
         trust_remote_code: bool = False,
+        extra_llm_kwargs: dict | None = None,
     ) -> None:
         check_vllm_installed(model_dir)
         prepare_engine_process()  # before vllm is imported: its engine processes inherit the environment
@@ -97,7 +98,10 @@ class VllmGenerator:
             build, model_dir, self.tensor_parallel_size,
         )  # fmt: skip
         started = time.monotonic()
-        self.llm = LLM(**llm_kwargs(model_dir, settings, self.tensor_parallel_size, trust_remote_code))
+        self.llm = LLM(
+            **llm_kwargs(model_dir, settings, self.tensor_parallel_size, trust_remote_code),
+            **(extra_llm_kwargs or {}),  # e.g. the in-engine sweep's worker_extension_cls
+        )
         log.info("vllm: engine ready in %.1f s", time.monotonic() - started)
         self.set_sampling(settings)
 

@@ -1,6 +1,8 @@
 """``expo reward``: score an outputs file (either format) and write one raw reward per line, atomically.
 
-``run(RewardRequest(...))`` is the stage; the request's fields carry the CLI's and the DAG's defaults."""
+``run(RewardRequest(...))`` is the stage; the request's fields carry the CLI's and the DAG's defaults. Several
+outputs files (``outputs`` and ``out`` as equally long lists, e.g. every alpha of a pair's sweep) are scored
+with ONE load of the reward model; every outputs file is read and checked before the model is loaded."""
 
 from __future__ import annotations
 
@@ -30,30 +32,47 @@ class RewardRequest:
     one (batch 1) and fails unless they match the batched scores (1e-4 in fp32, 5e-2 in bf16)."""
 
     rm: str
-    outputs: str
-    out: str
+    outputs: str | list[str]  # one file, or several (then ``out`` lists one rewards file per outputs file)
+    out: str | list[str]
     batch_size: int = 8
     dtype: str = "auto"
     trust_remote_code: bool = False
     verify: int = 0
 
 
-def run(req: RewardRequest) -> list[float]:
-    """Score the outputs file and write one raw reward per line (atomically); return the scores."""
-    rm, outputs, out = req.rm, req.outputs, req.out
-    batch_size, dtype, trust_remote_code, verify = (
-        req.batch_size,
-        req.dtype,
-        req.trust_remote_code,
-        req.verify,
-    )
-    if batch_size <= 0:
-        raise ExpoError(f"--batch-size must be positive, got {batch_size}")
-    if dtype not in DTYPES:
-        raise ExpoError(f"unknown --dtype {dtype!r} (choose from {', '.join(DTYPES)})")
-    records = read_outputs(outputs)
-    check_reward_model_config(rm, trust_remote_code)
-    scorer = RewardScorer(rm, dtype, trust_remote_code)
+def _file_pairs(req: RewardRequest) -> list[tuple[str, str]]:
+    outputs = [req.outputs] if isinstance(req.outputs, str) else list(req.outputs)
+    outs = [req.out] if isinstance(req.out, str) else list(req.out)
+    if len(outputs) != len(outs) or not outputs:
+        raise ExpoError(
+            f"{len(outputs)} --outputs file(s) but {len(outs)} --out file(s): give one rewards file per outputs file"
+        )
+    names = [str(Path(o)) for o in outs]
+    dupes = sorted({o for o in names if names.count(o) > 1})
+    if dupes:
+        raise ExpoError(f"rewards file {dupes[0]} is given twice")
+    return list(zip(outputs, outs, strict=True))
+
+
+def run(req: RewardRequest) -> list[float] | list[list[float]]:
+    """Score the outputs file(s) and write one raw reward per line (atomically, each as soon as it is scored);
+    return the scores (a list per file when several were given)."""
+    files = _file_pairs(req)
+    if req.batch_size <= 0:
+        raise ExpoError(f"--batch-size must be positive, got {req.batch_size}")
+    if req.dtype not in DTYPES:
+        raise ExpoError(f"unknown --dtype {req.dtype!r} (choose from {', '.join(DTYPES)})")
+    all_records = [read_outputs(outputs) for outputs, _ in files]
+    check_reward_model_config(req.rm, req.trust_remote_code)
+    scorer = RewardScorer(req.rm, req.dtype, req.trust_remote_code)
+    results = [
+        _score(scorer, records, out, req.batch_size, req.verify)
+        for records, (_, out) in zip(all_records, files, strict=True)
+    ]
+    return results[0] if isinstance(req.outputs, str) else results
+
+
+def _score(scorer, records, out: str, batch_size: int, verify: int) -> list[float]:
     encoded = encode_texts(scorer.tokenizer, reward_texts(scorer.tokenizer, records))
     stats = padding_stats([len(e) for e in encoded], batch_size)
     saved = stats.padding_unsorted - stats.padding_sorted
