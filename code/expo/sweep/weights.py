@@ -2,8 +2,8 @@
 
 The tensors are the ones ``expo extrapolate`` writes, bit for bit: the same plan (:mod:`expo.extrapolate.plan`:
 names in the aligned checkpoint's naming, tied embeddings, every name/shape/dtype mismatch an error), the same
-reader, and the same arithmetic on the CPU in the aligned dtype (``reference``: ``d = aligned - sft``,
-``d = d * alpha``, ``out = aligned + d``, each rounded by torch; ``fp32``: the same in float32, rounded once),
+reader, and the same arithmetic on the CPU (:func:`expo.extrapolate.compute.extrapolate_tensors`: ``reference``
+``d = aligned - sft``, ``d = d * alpha``, ``out = aligned + d`` in the aligned dtype; ``fp32`` rounded once),
 on cache-sized element chunks as the engine computes them (elementwise ops: the same bits on any chunking).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from expo.errors import ExpoError
 from expo.extrapolate.checkpoint import Checkpoint, TensorReader, open_checkpoint, torch_dtype
-from expo.extrapolate.compute import PRECISIONS
+from expo.extrapolate.compute import PRECISIONS, extrapolate_tensors
 from expo.extrapolate.plan import PlannedTensor, build_plan
 
 # Whole-tensor host copies alive during a swap: the tensor being computed and the one vLLM is still loading.
@@ -25,24 +25,11 @@ CHUNK_ELEMS = 1 << 18  # elements per compute chunk (512 KB of bf16): the three 
 
 
 def theta(aligned, sft, alpha: float, precision: str = "reference"):
-    """``aligned + alpha * (aligned - sft)`` in aligned's dtype, with ``expo extrapolate``'s op order."""
-    import torch
-
-    alpha = float(alpha)
+    """``aligned + alpha * (aligned - sft)`` in aligned's dtype: :func:`expo.extrapolate.compute.extrapolate_tensors`,
+    the single definition of the op order that ``expo extrapolate`` writes bit for bit."""
     if precision not in PRECISIONS:
         raise ExpoError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    dtype = aligned.dtype
-    if precision == "reference" or dtype == torch.float64:
-        if sft.dtype != dtype:
-            sft = sft.to(dtype)  # the sft tensor rounded to the aligned dtype, as the engine's copy_ rounds it
-        d = torch.sub(aligned, sft)  # rounded to dtype
-        d = torch.mul(d, alpha)  # rounded to dtype
-        return torch.add(aligned, d)  # rounded to dtype
-    wide_a = aligned.to(torch.float32)
-    wide = torch.sub(wide_a, sft.to(torch.float32))
-    wide.mul_(alpha)
-    wide.add_(wide_a)
-    return wide.to(dtype)  # the single rounding
+    return extrapolate_tensors(sft, aligned, alpha, precision)
 
 
 @dataclass
