@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from tests.helpers.tiny_pair import build_tiny_pair
+from helpers.tiny_pair import build_tiny_pair
 
 from expo.errors import ExpoError
 from expo.extrapolate import extrapolate

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.helpers.tiny_pair import build_tiny_pair
+from helpers.tiny_pair import build_tiny_pair
 
 from expo.extrapolate import extrapolate
 
