@@ -15,13 +15,13 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from helpers.tiny_pair import build_tiny_pair
 
 from expo.errors import ExpoError
 from expo.extrapolate import extrapolate
 from expo.sweep import SweepRequest, run
 from expo.sweep.run import sweep_grid
 from expo.sweep.weights import iter_theta, theta
+from helpers.tiny_pair import build_tiny_pair
 
 REPO = Path(__file__).resolve().parents[1]
 

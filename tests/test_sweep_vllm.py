@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.tiny_pair import build_tiny_pair
 
 from expo.extrapolate import extrapolate
+from helpers.tiny_pair import build_tiny_pair
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = ["0.25", "0.5", "1.0", "2.0"]
