@@ -175,14 +175,18 @@ def _overhead(config: dict, theta_gbps: float, write_gbps: float, args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vllm-python", default=os.environ.get("EXPO_VLLM_PYTHON", "/work/vllm-venv/bin/python"))
+    parser.add_argument(
+        "--vllm-python", default=os.environ.get("EXPO_VLLM_PYTHON", "/work/vllm-venv/bin/python")
+    )
     parser.add_argument("--workdir", help="where the pair, checkpoints and outputs go (default: a temp dir)")
     parser.add_argument("--grid", nargs="+", default=["0.25", "0.5", "1.0", "2.0"], help="the demo grid")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--no-write-measure", action="store_true")
     parser.add_argument("--only-in-engine", action="store_true", help="run only the in-engine sweep (once)")
     parser.add_argument(
-        "--model-only", action="store_true", help="only the rates and the GPU model (engine start from --workdir's log)"
+        "--model-only",
+        action="store_true",
+        help="only the rates and the GPU model (engine start from --workdir's log)",
     )
     parser.add_argument("--write-gbps", type=float, default=0.5, help="with --no-write-measure")
     parser.add_argument("--theta-gbps", type=float, default=0.5, help="with --no-write-measure")
@@ -226,7 +230,12 @@ def main() -> None:
         logs = sorted(work.glob("in_engine*/sweep.log"))
         if not logs:
             sys.exit(f"--model-only needs an in-engine sweep log under {work}")
-        gpu_model(Path(args.config), {} if args.no_write_measure else measure_rates(work), logged_start_s(logs[0]), args)
+        gpu_model(
+            Path(args.config),
+            {} if args.no_write_measure else measure_rates(work),
+            logged_start_s(logs[0]),
+            args,
+        )
         return
 
     # in-engine sweep, run before and after the per-alpha jobs (the load of this shared machine drifts)
@@ -274,11 +283,13 @@ def main() -> None:
     ie_wall = sum(r[0] for r in ie_runs) / len(ie_runs)
     ie_starts, ie_bytes, ie = ie_runs[0][1], ie_runs[0][2], ie_runs[0][3]
     same = all(
-        (r[3] / "outputs" / f"tiny_alpha{a}.jsonl").read_text() == (pa / "outputs" / f"tiny_alpha{a}.jsonl").read_text()
+        (r[3] / "outputs" / f"tiny_alpha{a}.jsonl").read_text()
+        == (pa / "outputs" / f"tiny_alpha{a}.jsonl").read_text()
         for r in ie_runs
         for a in models
     ) and all(
-        (ie / "outputs" / f"tiny_alpha{a}.jsonl").read_text() == (pa / "outputs" / f"tiny_alpha{a}.jsonl").read_text()
+        (ie / "outputs" / f"tiny_alpha{a}.jsonl").read_text()
+        == (pa / "outputs" / f"tiny_alpha{a}.jsonl").read_text()
         for a in models
     )
     distinct = len({(ie / "outputs" / f"tiny_alpha{a}.jsonl").read_text() for a in models})

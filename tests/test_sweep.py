@@ -49,7 +49,9 @@ def _assert_bit_identical(ours: dict, theirs: dict) -> None:
 @pytest.mark.parametrize("precision", ["reference", "fp32"])
 @pytest.mark.parametrize("alpha", [0.25, 2.0])
 def test_theta_is_bit_identical_to_expo_extrapolate(pair, tmp_path, precision, alpha):
-    out = extrapolate(pair["sft"], pair["aligned"], alpha, tmp_path / "x", precision=precision, progress=False)
+    out = extrapolate(
+        pair["sft"], pair["aligned"], alpha, tmp_path / "x", precision=precision, progress=False
+    )
     ours = dict(iter_theta(pair["sft"], pair["aligned"], alpha, precision))
     theirs = _written(out)
     _assert_bit_identical(ours, theirs)
@@ -70,7 +72,9 @@ def test_theta_mixed_dtypes_and_tied_embeddings_match_the_engine(tmp_path):
         d = tmp_path / name
         d.mkdir()
         save_file(tensors, d / "model.safetensors")
-        (d / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "tie_word_embeddings": tie}))
+        (d / "config.json").write_text(
+            json.dumps({"architectures": ["LlamaForCausalLM"], "tie_word_embeddings": tie})
+        )
     out = extrapolate(tmp_path / "sft", tmp_path / "aligned", 0.7, tmp_path / "x", progress=False)
     ours = dict(iter_theta(tmp_path / "sft", tmp_path / "aligned", 0.7))
     assert "lm_head.weight" not in ours
@@ -129,7 +133,9 @@ def test_architecture_mismatch_is_caught_before_the_engine(pair, tmp_path):
 
 
 def test_not_enough_memory_says_how_much(pair, tmp_path):
-    with pytest.raises(ExpoError, match=r"not enough memory for the in-engine sweep of tiny: needs [0-9.]+ GB"):
+    with pytest.raises(
+        ExpoError, match=r"not enough memory for the in-engine sweep of tiny: needs [0-9.]+ GB"
+    ):
         run(_request(pair, tmp_path, memory_limit_gb=0.001))
     assert not (tmp_path / "out").exists()
 
@@ -143,7 +149,9 @@ def test_existing_outputs_are_skipped_without_an_engine(pair, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     for a in ("0.0", "0.25", "0.5"):
-        (out / f"tiny_alpha{a}.jsonl").write_text('{"prompt": "p", "output": "o", "length": 1, "finish_reason": "stop"}\n')
+        (out / f"tiny_alpha{a}.jsonl").write_text(
+            '{"prompt": "p", "output": "o", "length": 1, "finish_reason": "stop"}\n'
+        )
     result = run(_request(pair, tmp_path))
     assert result.engine_starts == 0
     assert result.skipped == ["0.0", "0.25", "0.5"]
@@ -158,7 +166,9 @@ def test_cli_error_is_one_line_and_writes_nothing(pair, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines == ["expo sweep: error: alpha grid ['0.5', '0'] contains 0: alpha 0 is the aligned model, always generated"]
+    assert lines == [
+        "expo sweep: error: alpha grid ['0.5', '0'] contains 0: alpha 0 is the aligned model, always generated"
+    ]
     assert not (tmp_path / "out").exists()
 
 
@@ -192,7 +202,10 @@ def test_reward_scores_several_outputs_files_with_one_model_load(tiny_reward_mod
     files = []
     for i, text in enumerate(["short answer", "a rather longer answer about tea and rice", "x"]):
         path = tmp_path / f"o{i}.jsonl"
-        rows = [{"prompt": f"question {k}", "output": f"{text} {k}", "length": 3, "finish_reason": "stop"} for k in range(4)]
+        rows = [
+            {"prompt": f"question {k}", "output": f"{text} {k}", "length": 3, "finish_reason": "stop"}
+            for k in range(4)
+        ]
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         files.append((str(path), str(tmp_path / f"r{i}.jsonl")))
     loads = []
@@ -208,7 +221,9 @@ def test_reward_scores_several_outputs_files_with_one_model_load(tiny_reward_mod
         written = [float(x) for x in Path(out).read_text().split()]
         assert written == scores
         alone = reward_run.run(
-            reward_run.RewardRequest(str(tiny_reward_model), outputs, str(tmp_path / "alone.jsonl"), 3, "fp32")
+            reward_run.RewardRequest(
+                str(tiny_reward_model), outputs, str(tmp_path / "alone.jsonl"), 3, "fp32"
+            )
         )
         assert alone == scores
     assert len({tuple(s) for s in together}) == 3
@@ -248,7 +263,9 @@ def test_kept_progress_file_rebuilds_a_deleted_output_without_an_engine(pair, tm
 
     generate(req, backend_factory=no_engine, weights="theta(alpha=0.5)", keep_sidecar=True)
     assert out.read_text() == first
-    with pytest.raises(AssertionError, match="an engine was started"):  # other weights: the progress is not reused
+    with pytest.raises(
+        AssertionError, match="an engine was started"
+    ):  # other weights: the progress is not reused
         generate(req, backend_factory=no_engine, weights="theta(alpha=1.0)", keep_sidecar=True)
     _remove_sidecars({"0.5": out})
     assert not sidecar_path(out).exists()

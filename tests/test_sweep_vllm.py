@@ -49,7 +49,9 @@ def vllm_python() -> str:
         from expo.errors import ExpoError
 
         if not torch.cuda.is_available() and not (REPO / "envs" / "generate_cpu.yaml").is_file():
-            _unavailable("no CUDA GPU and no CPU vLLM environment file envs/generate_cpu.yaml (set EXPO_VLLM_PYTHON)")
+            _unavailable(
+                "no CUDA GPU and no CPU vLLM environment file envs/generate_cpu.yaml (set EXPO_VLLM_PYTHON)"
+            )
         try:
             python = str(ensure_env("generate"))
         except ExpoError as exc:
@@ -75,7 +77,9 @@ def _run(cmd, env, log: Path) -> float:
     with open(log, "w") as fh:
         proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=1800)
     wall = time.perf_counter() - start
-    assert proc.returncode == 0, f"{cmd[:4]} failed; last lines:\n" + "\n".join(log.read_text().splitlines()[-15:])
+    assert proc.returncode == 0, f"{cmd[:4]} failed; last lines:\n" + "\n".join(
+        log.read_text().splitlines()[-15:]
+    )
     return wall
 
 
@@ -88,7 +92,9 @@ def test_in_engine_sweep_equals_fresh_engines_on_extrapolated_checkpoints(vllm_p
     checkpoints = []
     for alpha in GRID:
         checkpoints.append(
-            extrapolate(pair["sft"], pair["aligned"], alpha, tmp_path / "ckpt" / f"tiny_alpha{alpha}", progress=False)
+            extrapolate(
+                pair["sft"], pair["aligned"], alpha, tmp_path / "ckpt" / f"tiny_alpha{alpha}", progress=False
+            )
         )
 
     sweep_s = _run(
@@ -111,7 +117,9 @@ def test_in_engine_sweep_equals_fresh_engines_on_extrapolated_checkpoints(vllm_p
     ref_log = (tmp_path / "ref.log").read_text()
     engines = json.loads(ref_log.strip().splitlines()[-1])["engines"]
     assert [Path(e["model"]).name for e in engines] == [f"tiny_alpha{a}" for a in GRID]
-    assert ref_log.count("vllm: engine ready in ") == len(GRID), "the reference must start one engine per checkpoint"
+    assert ref_log.count("vllm: engine ready in ") == len(GRID), (
+        "the reference must start one engine per checkpoint"
+    )
 
     texts = {}
     for alpha in GRID:

@@ -56,7 +56,9 @@ def test_sweep_mode_and_args():
     assert args[:8] == ["--pair", "demo", "--alphas", "0.25", "0.5", "--precision", "reference", "--backend"]
     assert args[args.index("--max-new-tokens") + 1] == "24"
     config["generation"]["backend"] = "transformers"
-    with pytest.raises(ExpoError, match="config error at sweep.mode: in_engine .* needs generation.backend: vllm"):
+    with pytest.raises(
+        ExpoError, match="config error at sweep.mode: in_engine .* needs generation.backend: vllm"
+    ):
         sweep_mode(config)
 
 
@@ -69,7 +71,10 @@ def test_in_engine_dag_has_one_sweep_and_one_reward_job_per_pair(tmp_path):
     assert counts["sweep_generate_demo"] == 1 and counts["sweep_reward_demo"] == 1
     for per_alpha_rule in ("extrapolate_sweep", "generate_ultrafeedback", "reward_ultrafeedback"):
         assert per_alpha_rule not in counts
-    assert "expo run-isolated generate -- expo sweep --sft resources/demo/sft --aligned resources/demo/aligned" in out
+    assert (
+        "expo run-isolated generate -- expo sweep --sft resources/demo/sft --aligned resources/demo/aligned"
+        in out
+    )
     assert "--alphas 0.25 0.5 1.0 2.0" in out
     assert "expo reward --rm resources/demo/reward --outputs outputs_ultrafeedback/demo_alpha0.0.jsonl" in out
 

@@ -22,7 +22,9 @@ TINY = dict(
     rms_norm_eps=1e-5,
 )
 NOISE = 0.01
-LONG_PROMPT = " ".join(["Please explain in detail how to brew a good cup of tea and why each step matters."] * 14)
+LONG_PROMPT = " ".join(
+    ["Please explain in detail how to brew a good cup of tea and why each step matters."] * 14
+)
 
 
 def build_tiny_pair(root: Path, seed: int = 0, n_prompts: int = 6) -> dict[str, Path]:

@@ -25,11 +25,18 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sft", required=True, help="SFT model directory (safetensors)")
     parser.add_argument("--aligned", required=True, help="aligned model directory: the engine loads it")
-    parser.add_argument("--pair", required=True, help="pair name: outputs are OUT_DIR/{pair}_alpha{alpha}.jsonl")
     parser.add_argument(
-        "--alphas", required=True, nargs="+", help="the alpha grid (> 0, no duplicates); alpha 0 is always added"
+        "--pair", required=True, help="pair name: outputs are OUT_DIR/{pair}_alpha{alpha}.jsonl"
     )
-    parser.add_argument("--prompts", required=True, help="prompt file: JSONL with prompt/instruction, or JSON list")
+    parser.add_argument(
+        "--alphas",
+        required=True,
+        nargs="+",
+        help="the alpha grid (> 0, no duplicates); alpha 0 is always added",
+    )
+    parser.add_argument(
+        "--prompts", required=True, help="prompt file: JSONL with prompt/instruction, or JSON list"
+    )
     add_field_flag(parser, SweepRequest, "--out-dir", "folder of the outputs files (default %(default)s)")
     add_field_flag(
         parser,
@@ -38,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the extrapolation arithmetic, as in expo extrapolate (default %(default)s)",
         choices=["reference", "fp32"],
     )
-    add_model_arguments(parser, SweepRequest, model=False)  # --backend (must be vllm), batching, template, ...
+    add_model_arguments(
+        parser, SweepRequest, model=False
+    )  # --backend (must be vllm), batching, template, ...
     add_sampling_arguments(parser, SamplingSettings)
     add_seed_and_length_arguments(parser, SamplingSettings)
     parser.add_argument("--limit", type=int, help="only the first N prompts")

@@ -30,7 +30,9 @@ from tqdm import tqdm
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from expo.demo import corpus
+from expo.demo.models import TINY_LLAMA
 from expo.demo.tokenizer import train_tokenizer
+from expo.demo.training import optimizer_step, response_lm_loss, right_pad
 from expo.errors import ExpoError
 from expo.io.atomic import write_json, write_text
 
@@ -42,17 +44,8 @@ N_ALPACA_EXAMPLES, N_MT_BENCH_EXAMPLES = 3000, 1500
 RATINGS = {2: 9, 1: 7, 0: 4, -2: 1}
 MT_BENCH_CATEGORIES = ("writing", "roleplay", "stem", "humanities")
 
-JUDGE_LLAMA = dict(
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=2,
-    head_dim=32,
-    intermediate_size=128,
-    max_position_embeddings=4096,
-    tie_word_embeddings=False,
-    rms_norm_eps=1e-5,
-)
+# the demo models' tiny Llama (``expo.demo.models.TINY_LLAMA``) with the context judge prompts need
+JUDGE_LLAMA = {**TINY_LLAMA, "head_dim": 32, "max_position_embeddings": 4096}
 
 # MT-Bench single-grade prompts in FastChat's judge_prompts.jsonl format (names, fields, placeholders and the
 # "[[rating]]" output format), worded for the demo.
@@ -344,26 +337,9 @@ def train_judge(
             pending = list(batches)
             rng.shuffle(pending)
         batch = pending.pop()
-        width = max(len(encoded[i][0]) for i in batch)
-        ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        targets = torch.full((len(batch), width), -100, dtype=torch.long)
-        for row, i in enumerate(batch):
-            seq, n_prompt = encoded[i]
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
-            targets[row, n_prompt : len(seq)] = torch.tensor(seq[n_prompt:])
-        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        shifted = targets[:, 1:]
-        predicting = shifted != -100
-        logits = model.lm_head(hidden[:, :-1][predicting])
-        loss = torch.nn.functional.cross_entropy(logits, shifted[predicting])
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
+        ids, mask = right_pad([encoded[i][0] for i in batch], tokenizer.pad_token_id)
+        labels, _ = right_pad([[-100] * n + seq[n:] for seq, n in (encoded[i] for i in batch)], -100)
+        losses.append(optimizer_step(model, optimizer, response_lm_loss(model, ids, mask, labels), schedule))
     model.eval()
     return losses
 

@@ -44,7 +44,8 @@ def encode_chat(
     return ids, n_prompt
 
 
-def _right_pad(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def right_pad(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) of ``rows`` padded on the right with ``pad_id``."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -66,6 +67,29 @@ def _batches(lengths: Sequence[int], batch_size: int, steps: int, rng: random.Ra
                 pending += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
             rng.shuffle(pending)
         yield pending.pop()
+
+
+def response_lm_loss(
+    model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """Next-token cross-entropy on the positions whose label is not -100 (the LM head only on those: the same
+    loss as ``labels=...``, cheaper)."""
+    hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    targets = labels[:, 1:]
+    predicting = targets != -100
+    logits = model.lm_head(hidden[:, :-1][predicting])
+    return torch.nn.functional.cross_entropy(logits, targets[predicting])
+
+
+def optimizer_step(model: torch.nn.Module, optimizer, loss: torch.Tensor, schedule=None) -> float:
+    """Backward, clip the gradient norm to 1, step (and the learning-rate ``schedule``); the loss value."""
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+    return loss.item()
 
 
 def train_causal_lm(
@@ -92,19 +116,9 @@ def train_causal_lm(
     losses = []
     batches = _batches([len(ids) for ids, _ in encoded], batch_size, steps, rng)
     for batch in tqdm(batches, total=steps, desc=desc, unit="step", mininterval=1.0):
-        ids, mask = _right_pad([encoded[i][0] for i in batch], tokenizer.pad_token_id)
-        labels, _ = _right_pad([encoded[i][1] for i in batch], -100)
-        # The LM head only on positions that predict a response token (the same loss as labels=..., cheaper).
-        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        targets = labels[:, 1:]
-        predicting = targets != -100
-        logits = model.lm_head(hidden[:, :-1][predicting])
-        loss = torch.nn.functional.cross_entropy(logits, targets[predicting])
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
+        ids, mask = right_pad([encoded[i][0] for i in batch], tokenizer.pad_token_id)
+        labels, _ = right_pad([encoded[i][1] for i in batch], -100)
+        losses.append(optimizer_step(model, optimizer, response_lm_loss(model, ids, mask, labels)))
     model.eval()
     return losses
 
@@ -134,11 +148,6 @@ def train_reward_model(
         ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
         scores = model(input_ids=ids, attention_mask=mask).logits[:, 0]
-        loss = torch.nn.functional.mse_loss(scores, targets[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(model, optimizer, torch.nn.functional.mse_loss(scores, targets[batch])))
     model.eval()
     return losses

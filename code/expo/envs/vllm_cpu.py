@@ -151,13 +151,17 @@ def kvcache_gib(available_gib: float | None = None) -> int:
     return int(min(max(free // 8, KVCACHE_MIN_GIB), KVCACHE_MAX_GIB))
 
 
-def engine_environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
+def engine_environ(env: Mapping[str, str] | None = None, cpu: bool | None = None) -> dict[str, str]:
     """Environment for a process that starts a vLLM engine: on the CPU build, VLLM_CPU_KVCACHE_SPACE set.
 
-    A value already set (by the user) wins; on GPU builds nothing changes.
+    A value already set (by the user) wins; on GPU builds nothing changes. ``cpu`` says whether the engine
+    runs vLLM's CPU build; by default, whether this interpreter's vLLM is that build (a served engine in
+    another Python passes it: ``expo.judge_server.lifecycle.server_environ``).
     """
     out = dict(os.environ if env is None else env)
-    if installed_build() == "cpu" and not out.get(KVCACHE_ENV):
+    if cpu is None:
+        cpu = installed_build() == "cpu"
+    if cpu and not out.get(KVCACHE_ENV):
         out[KVCACHE_ENV] = str(kvcache_gib())
         log.info("vllm (CPU build): %s=%s GiB", KVCACHE_ENV, out[KVCACHE_ENV])
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -35,20 +35,32 @@ BACKENDS = ("vllm", "transformers")
 DEFAULT_BATCH_SIZE = {"vllm": 1024, "transformers": 8}
 
 
-@dataclass
-class GenerateRequest:
-    model: str
-    prompts: str
-    out: str
+@dataclass(kw_only=True)
+class GenerationOptions:
+    """How a model generates (backend, sampling, templating, batching): the fields ``expo generate`` and every
+    stage that generates through it (``expo sweep``) share, with their one default each."""
+
     backend: str = "vllm"
-    format: str | None = None
-    generator: str | None = None
     sampling: SamplingSettings = SamplingSettings()
     trust_remote_code: bool = False
     chat_template: str | None = None
     batch_size: int | None = None
     tensor_parallel_size: int | None = None
     limit: int | None = None
+
+
+def generation_options(request: GenerationOptions) -> dict:
+    """The :class:`GenerationOptions` fields of ``request`` (a subclass), as keyword arguments."""
+    return {f.name: getattr(request, f.name) for f in fields(GenerationOptions)}
+
+
+@dataclass
+class GenerateRequest(GenerationOptions):
+    model: str
+    prompts: str
+    out: str
+    format: str | None = None
+    generator: str | None = None
 
 
 def _digest(texts: list[str]) -> str:

@@ -38,7 +38,6 @@ BASE_URL_ENV = "EXPO_JUDGE_BASE_URL"
 BASE_URL_PLACEHOLDER = "@JUDGE_BASE_URL@"
 SERVED_KEY_ENV = "EXPO_SERVED_JUDGE_KEY"  # set for the command: vLLM without --api-key takes any key
 VLLM_PYTHON_ENV = "EXPO_VLLM_PYTHON"
-KVCACHE_ENV = "VLLM_CPU_KVCACHE_SPACE"
 PORT_TAKEN_MARKERS = ("address already in use", "errno 98")
 LOG_TAIL_LINES = 15
 PORT_TRIES = 3
@@ -150,17 +149,13 @@ def server_argv(request: ServerRequest, port: int) -> list[str]:
 
 
 def server_environ() -> dict[str, str]:
+    """The served engine's environment: no tokenizer threads, and without a visible GPU (the server's vLLM is
+    the CPU build) the KV cache that ``expo.envs.vllm_cpu.engine_environ`` sizes for every engine."""
+    from expo.envs import vllm_cpu
+
     env = dict(os.environ)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if not env.get(KVCACHE_ENV):
-        try:
-            from expo.envs import vllm_cpu
-
-            if not vllm_cpu.cuda_visible():
-                env[KVCACHE_ENV] = str(vllm_cpu.kvcache_gib())
-        except ImportError:
-            env[KVCACHE_ENV] = "1"
-    return env
+    return vllm_cpu.engine_environ(env, cpu=not vllm_cpu.cuda_visible())
 
 
 def _die_with_parent() -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from expo.envs.vllm_cpu import KVCACHE_ENV, engine_environ
 from expo.errors import ExpoError
 from expo.generation.outputs import sidecar_path
-from expo.generation.run import GenerateRequest, generate
-from expo.generation.sampling import SamplingSettings
+from expo.generation.run import GenerateRequest, GenerationOptions, generate, generation_options
 from expo.naming import canonical_alpha, model_id
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ CPU_KV_CACHE_GIB_DEFAULT = 4.0  # vLLM's CPU default when VLLM_CPU_KVCACHE_SPACE
 
 
 @dataclass
-class SweepRequest:
+class SweepRequest(GenerationOptions):
+    """The in-engine sweep of one pair; the generation fields (backend must be vllm) are ``expo generate``'s."""
+
     sft: str
     aligned: str
     pair: str
@@ -42,13 +44,6 @@ class SweepRequest:
     prompts: str
     out_dir: str = "outputs_ultrafeedback"
     precision: str = "reference"
-    backend: str = "vllm"
-    sampling: SamplingSettings = SamplingSettings()
-    trust_remote_code: bool = False
-    chat_template: str | None = None
-    batch_size: int | None = None
-    tensor_parallel_size: int | None = None
-    limit: int | None = None
     memory_limit_gb: float | None = None  # default: MemAvailable, capped by the job's cgroup limit
 
 
@@ -68,7 +63,9 @@ def sweep_grid(alphas) -> list[str]:
         raise ExpoError("empty alpha grid: give at least one alpha > 0")
     grid = [canonical_alpha(a) for a in alphas]
     if "0.0" in grid:
-        raise ExpoError(f"alpha grid {list(alphas)} contains 0: alpha 0 is the aligned model, always generated")
+        raise ExpoError(
+            f"alpha grid {list(alphas)} contains 0: alpha 0 is the aligned model, always generated"
+        )
     dupes = sorted({a for a in grid if grid.count(a) > 1}, key=float)
     if dupes:
         raise ExpoError(f"alpha grid {list(alphas)} has duplicate alpha values: {', '.join(dupes)}")
@@ -99,8 +96,10 @@ def check_memory(req: SweepRequest, plan, workers: int, on_cpu: bool) -> int:
         f"tensor, {plan.largest_tensor_bytes / 1e9:.3f} GB)"
     ]
     if on_cpu:
-        weights = sum(t.aligned.numel * 2 for t in plan.tensors)  # the engine holds bf16 weights in host memory
-        kv = float(os.environ.get("VLLM_CPU_KVCACHE_SPACE") or CPU_KV_CACHE_GIB_DEFAULT) * (1 << 30)
+        weights = sum(t.aligned.numel * 2 for t in plan.tensors)  # bf16 weights in host memory
+        # the KV cache the engine will get (expo.envs.vllm_cpu.engine_environ sets it for every engine)
+        kv_gib = engine_environ().get(KVCACHE_ENV) or CPU_KV_CACHE_GIB_DEFAULT
+        kv = float(kv_gib) * (1 << 30)
         needed += weights + int(kv)
         parts.append(f"{weights / 1e9:.2f} GB engine weights (bf16) + {kv / 1e9:.2f} GB KV cache on the CPU")
     if req.memory_limit_gb is not None:
@@ -235,15 +234,9 @@ def run(req: SweepRequest) -> SweepResult:
                     model=req.aligned,
                     prompts=req.prompts,
                     out=str(outputs[alpha]),
-                    backend="vllm",
                     format="ultrafeedback",
                     generator=model_id(req.pair, alpha),
-                    sampling=req.sampling,
-                    trust_remote_code=req.trust_remote_code,
-                    chat_template=req.chat_template,
-                    batch_size=req.batch_size,
-                    tensor_parallel_size=req.tensor_parallel_size,
-                    limit=req.limit,
+                    **generation_options(req),  # backend: vllm, checked above
                 ),
                 backend_factory=lambda a=alpha: engine_at(a),
                 weights=(

@@ -1,9 +1,9 @@
 """What the DAG needs to know about the sweep: the config's ``sweep:`` section and the ``expo sweep`` flags.
 
-    sweep:
-      mode: per_alpha   # per_alpha: one extrapolate + generate + reward job per (pair, alpha) (default)
-                        # in_engine: one `expo sweep` job per pair (one vLLM engine, weights swapped per alpha)
-                        #            and one `expo reward` job per pair scoring every alpha (one reward-model load)
+sweep:
+  mode: per_alpha   # per_alpha: one extrapolate + generate + reward job per (pair, alpha) (default)
+                    # in_engine: one `expo sweep` job per pair (one vLLM engine, weights swapped per alpha)
+                    #            and one `expo reward` job per pair scoring every alpha (one reward-model load)
 """
 
 from __future__ import annotations

@@ -6,19 +6,19 @@
   it (``output_2`` is the model's output in the annotations);
 * length-controlled win rate: ``alpaca_eval.metrics.get_length_controlled_winrate(..., save_weights_dir=None)``.
   It needs ``df_gamed.csv`` of the hub dataset ``tatsu-lab/alpaca_eval``; alpaca_eval fetches it with
-  ``hf_hub_download``, which we point at a local copy (``--df-gamed``) so the hub is never touched. Without
+  ``hf_hub_download``, which we point at a local copy (``--df-gamed``) with the AlpacaEval stage's
+  ``expo.benchmarks.alpaca_eval.length_control.local_df_gamed`` so the hub is never touched. Without
   a local copy, an LC value already computed by the AlpacaEval stage (``leaderboard.csv`` beside the
   annotations) is used; otherwise LC is left empty and ``lc_note`` says why.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 from pathlib import Path
-from unittest import mock
 
+from expo.benchmarks.alpaca_eval.length_control import local_df_gamed
 from expo.errors import ExpoError
 from expo.io.records import read_json
 
@@ -83,22 +83,6 @@ def alpaca_eval_metrics(path: Path):
             f"{path}: reading AlpacaEval results needs alpaca_eval ({exc}); pip install 'expo-pipeline[eval]'"
         ) from None
     return metrics
-
-
-@contextlib.contextmanager
-def local_df_gamed(path: Path):
-    """Make alpaca_eval's ``hf_hub_download`` of df_gamed.csv return the local file ``path``."""
-    from alpaca_eval.metrics import glm_winrate
-
-    def fake_download(*args, filename=None, **kwargs):
-        if filename != "df_gamed.csv":
-            raise ExpoError(
-                f"alpaca_eval asked for {filename!r} from the hub; only df_gamed.csv is provided locally"
-            )
-        return str(path)
-
-    with mock.patch.object(glm_winrate, "hf_hub_download", fake_download):
-        yield
 
 
 def lc_from_leaderboard(leaderboard_csv: Path, model: str) -> float | None:

@@ -4,8 +4,8 @@ FastChat's ``show_result.py --mode single`` averaging: rows with ``score == -1``
 dropped, duplicates on (question_id, model, turn) keep the last one (re-runs append), turn 1 / turn 2 are
 the means over that turn's rows and the overall score is the mean over all remaining rows pooled (which
 equals (turn1 + turn2) / 2 only when neither turn lost rows). The scoring itself is the MT-Bench stage's
-``expo.benchmarks.mt_bench.scores.mt_bench_scores``; this module finds the files, checks the records and
-names the judge.
+``expo.benchmarks.mt_bench.scores.mt_bench_scores`` and its records are checked by that module's
+``read_judgments``; this module finds the files and names the judge.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from expo.errors import ExpoError
-from expo.io.records import read_jsonl
-
 COLUMNS = ["model", "turn1", "turn2", "score", "n_judgments", "n_failed", "judge"]
-REQUIRED = ("question_id", "model", "score", "turn")
 
 
 def judgment_files(root: Path) -> list[Path]:
@@ -26,17 +22,11 @@ def judgment_files(root: Path) -> list[Path]:
 
 
 def read_judgments(path: Path) -> list[dict]:
-    """Judgment records, checked: each needs question_id, model, turn (1 or 2) and a numeric score."""
-    rows = read_jsonl(path)
-    for i, row in enumerate(rows):
-        missing = [k for k in REQUIRED if k not in row]
-        if missing:
-            raise ExpoError(f"{path}: record {i + 1} lacks field(s) {', '.join(missing)}")
-        if isinstance(row["score"], bool) or not isinstance(row["score"], int | float):
-            raise ExpoError(f"{path}: record {i + 1} has a non-numeric score {row['score']!r}")
-        if row["turn"] not in (1, 2):
-            raise ExpoError(f"{path}: record {i + 1} has turn {row['turn']!r} (expected 1 or 2)")
-    return rows
+    """Judgment records of one file, checked by the MT-Bench stage's reader
+    (``expo.benchmarks.mt_bench.scores.read_judgments``); the ``judge`` field is optional here."""
+    from expo.benchmarks.mt_bench.scores import read_judgments as read_stage_judgments
+
+    return read_stage_judgments([path], require_judge=False)
 
 
 def score_judgments(rows: list[dict]) -> dict[str, dict]:

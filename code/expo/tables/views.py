@@ -136,20 +136,36 @@ def _selection_reward_rows(
         return []
     by_alpha = {entry["alpha"]: entry.get("mean_reward") for entry in selection.per_alpha}
     original, expo = by_alpha.get("0.0"), by_alpha.get(alpha) if alpha else None
+    return _measured_reward_row(pair, "uf_reward", alpha, source, original, expo, published, name_all=True)
+
+
+def _measured_reward_row(
+    pair: str,
+    metric: str,
+    alpha: str | None,
+    source: str,
+    original: float | None,
+    expo: float | None,
+    published: Published,
+    name_all: bool,
+) -> list[dict]:
+    """A row of a mean reward we measured (none is published): alpha 0 vs ExPO, or no row when neither was
+    measured. The model columns name the models of the measured values (``name_all``: alpha 0 and the chosen
+    alpha's model even without a value)."""
     if original is None and expo is None:
         return []
     return [
         {
             "pair": pair,
-            "metric": "uf_reward",
+            "metric": metric,
             "expo_alpha": alpha,
             "alpha_source": source,
             "published_alpha": published.published_alpha(pair),
             "original": original,
             "expo": expo,
             "delta": diff(expo, original),
-            "original_model": model_id(pair, "0.0"),
-            "expo_model": model_id(pair, alpha) if alpha else None,
+            "original_model": model_id(pair, "0.0") if name_all or original is not None else None,
+            "expo_model": model_id(pair, alpha) if alpha and (name_all or expo is not None) else None,
         }
     ]
 
@@ -164,22 +180,9 @@ def _alpaca_reward_row(
     """Mean reward on the AlpacaEval prompts (``rewards_alpaca/``), alpha 0 vs ExPO; no published number."""
     original = rewards.get((pair, "0.0"))
     expo = rewards.get((pair, alpha)) if alpha else None
-    if original is None and expo is None:
-        return []
-    return [
-        {
-            "pair": pair,
-            "metric": "alpaca_reward",
-            "expo_alpha": alpha,
-            "alpha_source": source,
-            "published_alpha": published.published_alpha(pair),
-            "original": original,
-            "expo": expo,
-            "delta": diff(expo, original),
-            "original_model": model_id(pair, "0.0") if original is not None else None,
-            "expo_model": model_id(pair, alpha) if expo is not None else None,
-        }
-    ]
+    return _measured_reward_row(
+        pair, "alpaca_reward", alpha, source, original, expo, published, name_all=False
+    )
 
 
 def pairs_view(

@@ -60,19 +60,24 @@ def mt_bench_scores(records: Iterable[dict], judge: str | None = None) -> pd.Dat
     return pd.DataFrame(out, columns=SCORE_COLUMNS)
 
 
-def read_judgments(paths: Iterable[str | os.PathLike]) -> list[dict]:
+JUDGMENT_FIELDS = ("question_id", "model", "score", "turn")
+
+
+def read_judgments(paths: Iterable[str | os.PathLike], require_judge: bool = True) -> list[dict]:
     """Concatenate judgment files (FastChat single-mode JSONL), checking each record: question_id, model,
-    turn (1 or 2), a numeric score and the judge."""
+    turn (1 or 2), a numeric score and (``require_judge``) the judge. The tables read files without the
+    judge field too (``require_judge=False``, ``expo.tables.mt_bench``)."""
+    required = JUDGMENT_FIELDS + (("judge",) if require_judge else ())
     records: list[dict] = []
     for path in paths:
         for i, r in enumerate(read_jsonl(path), 1):
-            missing = [k for k in ("question_id", "model", "turn", "score", "judge") if k not in r]
+            missing = [k for k in required if k not in r]
             if missing:
-                raise ExpoError(f"{path}: judgment #{i} lacks {', '.join(missing)}")
+                raise ExpoError(f"{path}: record {i} lacks field(s) {', '.join(missing)}")
             if isinstance(r["score"], bool) or not isinstance(r["score"], int | float):
-                raise ExpoError(f"{path}: judgment #{i} has a non-numeric score {r['score']!r}")
+                raise ExpoError(f"{path}: record {i} has a non-numeric score {r['score']!r}")
             if r["turn"] not in (1, 2):
-                raise ExpoError(f"{path}: judgment #{i} has turn {r['turn']!r} (expected 1 or 2)")
+                raise ExpoError(f"{path}: record {i} has turn {r['turn']!r} (expected 1 or 2)")
             records.append(r)
     return records
 
