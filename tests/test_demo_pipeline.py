@@ -125,7 +125,8 @@ def test_dag_with_judges_schedules_the_judge_jobs(demo_run, tmp_path):
     res = _snakemake(["-n", "--configfile", str(cfg)], cwd=work, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "stage left out" not in res.stdout + res.stderr
-    chosen = json.loads((work / "selection/demo.json").read_text())["chosen_alpha"]
+    results = work / config["results_root"]
+    chosen = json.loads((results / "selection/demo.json").read_text())["chosen_alpha"]
     jobs = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", res.stdout, re.S | re.M)
     scheduled = sorted((rule, (re.search(r"wildcards: (.*)", body) or [None, ""])[1]) for rule, body in jobs)
     models = [f"pair=demo, alpha={a}" for a in ("0.0", chosen)]
