@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,11 @@ def test_alpaca_eval_reproduces_leaderboard(built):
         # the official numbers transcribed in published.yaml sit beside ours
         assert float(row["leaderboard_win_rate"]) == float(ref["win_rate"])
         assert float(row["leaderboard_lc_win_rate"]) == float(ref["length_controlled_winrate"])
+        # no leaderboard.csv beside the published annotations: the judge is the annotator they record
+        annotations = json.loads(
+            (shared / "alpaca_eval" / "published" / model / "annotations.json").read_text()
+        )
+        assert row["judge"] == annotations[0]["annotator"]
 
 
 def test_lc_reported_unavailable_without_df_gamed(built):

@@ -208,6 +208,9 @@ def test_lc_from_local_df_gamed_never_touches_hub(tmp_path, monkeypatch):
 def test_lc_from_alpaca_stage_leaderboard(tmp_path):
     path = tmp_path / "m" / "annotations.json"
     put_json(path, annotations("m", [1, 2]))
-    (path.parent / "leaderboard.csv").write_text(",win_rate,length_controlled_winrate\nm,50.0,42.5\n")
+    (path.parent / "leaderboard.csv").write_text(
+        ",win_rate,length_controlled_winrate,judge\nm,50.0,42.5,my-judge\n"
+    )
     row = alpaca_row("m", path, None)
     assert row["lc_win_rate"] == 42.5 and "leaderboard.csv" in row["lc_note"]
+    assert row["judge"] == "my-judge"  # the judge the AlpacaEval stage named

@@ -38,6 +38,7 @@ COLUMNS = [
     "lc_note",
     "leaderboard_win_rate",
     "leaderboard_lc_win_rate",
+    "judge",
 ]
 REQUIRED_FIELDS = ("preference", "output_2", "generator_2")
 
@@ -85,22 +86,26 @@ def alpaca_eval_metrics(path: Path):
     return metrics
 
 
-def lc_from_leaderboard(leaderboard_csv: Path, model: str) -> float | None:
-    """The length-controlled win rate the AlpacaEval stage wrote for ``model``, if any."""
+def leaderboard_row(leaderboard_csv: Path, model: str) -> dict | None:
+    """The row the AlpacaEval stage wrote for ``model`` in its ``leaderboard.csv``, if any."""
     if not leaderboard_csv.is_file():
         return None
     with open(leaderboard_csv, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
-            name = row.get("") or row.get("name") or row.get("Unnamed: 0")
-            value = row.get("length_controlled_winrate")
-            if name == model and value not in (None, ""):
-                try:
-                    return float(value)
-                except ValueError:
-                    raise ExpoError(
-                        f"{leaderboard_csv}: length_controlled_winrate {value!r} is not a number"
-                    ) from None
+            if (row.get("") or row.get("name") or row.get("Unnamed: 0")) == model:
+                return row
     return None
+
+
+def lc_from_leaderboard(leaderboard_csv: Path, model: str) -> float | None:
+    """The length-controlled win rate the AlpacaEval stage wrote for ``model``, if any."""
+    value = (leaderboard_row(leaderboard_csv, model) or {}).get("length_controlled_winrate")
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ExpoError(f"{leaderboard_csv}: length_controlled_winrate {value!r} is not a number") from None
 
 
 def length_controlled(df, df_gamed: Path | None, path: Path) -> tuple[float | None, str]:
@@ -134,6 +139,9 @@ def alpaca_row(model: str, path: Path, df_gamed: Path | None = None) -> dict:
             lc, note = from_stage, "from leaderboard.csv of the AlpacaEval stage"
     if lc is None:
         log.warning("%s: length-controlled win rate unavailable: %s", model, note)
+    annotator = str(df["annotator"].iloc[0]) if "annotator" in df.columns else None
+    # the judge model the AlpacaEval stage named, else the annotator recorded in the annotations
+    judge = (leaderboard_row(path.parent / "leaderboard.csv", generator) or {}).get("judge") or annotator
     return {
         "model": model,
         "win_rate": float(wr["win_rate"]),
@@ -145,7 +153,8 @@ def alpaca_row(model: str, path: Path, df_gamed: Path | None = None) -> dict:
         "n_total": int(wr["n_total"]),
         "avg_length": int(df["output_2"].str.len().mean()),
         "lc_note": note,
-        "_annotator": str(df["annotator"].iloc[0]) if "annotator" in df.columns else None,
+        "judge": judge,
+        "_annotator": annotator,
     }
 
 
