@@ -4,31 +4,18 @@ pair to the config schedules only that pair's jobs plus the final aggregation.""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers.snakemake_run import run_snakemake
+
 ROOT = Path(__file__).resolve().parents[1]
 AGGREGATION_RULES = {"all", "tables", "mt_bench_scores"}
-
-
-def _snakemake(args, cwd, timeout=900):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +34,7 @@ def demo_run(tmp_path_factory):
             dst = work / name
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
-    res = _snakemake(["--cores", "2", "--configfile", "config/demo.yaml"], cwd=work)
+    res = run_snakemake(["--cores", "2", "--configfile", "config/demo.yaml"], cwd=work)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return work, res
 
@@ -122,7 +109,7 @@ def test_dag_with_judges_schedules_the_judge_jobs(demo_run, tmp_path):
     config["mt_bench"] = {"base_url": "http://127.0.0.1:9/v1", "max_new_tokens": 8}
     cfg = tmp_path / "judged.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    res = _snakemake(["-n", "--configfile", str(cfg)], cwd=work, timeout=300)
+    res = run_snakemake(["-n", "--configfile", str(cfg)], cwd=work, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "stage left out" not in res.stdout + res.stderr
     results = work / config["results_root"]
@@ -148,7 +135,7 @@ def test_adding_a_pair_schedules_only_its_jobs(demo_run, tmp_path):
     config["pairs"]["demo2"] = dict(config["pairs"]["demo"], alpha_grid=[0.5, 1.5])
     cfg = tmp_path / "two_pairs.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    res = _snakemake(["-n", "--configfile", str(cfg)], cwd=work, timeout=300)
+    res = run_snakemake(["-n", "--configfile", str(cfg)], cwd=work, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", res.stdout, re.S | re.M)
     assert jobs, res.stdout[-3000:]

@@ -6,31 +6,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import statistics
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from helpers.snakemake_run import run_snakemake
 from test_mt_bench_judge import KEY, FakeJudge, base_score
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def snakemake(args: list[str], cwd: Path, timeout: int = 600, **env) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **env}
-    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ['PATH']}"
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environ,
-    )
 
 
 @pytest.mark.slow
@@ -78,7 +63,9 @@ def test_mt_bench_rules_run_against_a_local_judge(shared_data, demo_dir, tmp_pat
             },
         }
         (work / "config.yaml").write_text(json.dumps(config))
-        res = snakemake(["--cores", "2", "--configfile", "config.yaml"], cwd=work, EXPO_TEST_JUDGE_KEY=KEY)
+        res = run_snakemake(
+            ["--cores", "2", "--configfile", "config.yaml"], cwd=work, EXPO_TEST_JUDGE_KEY=KEY
+        )
         logs = (
             "".join(p.read_text()[-1500:] for p in (work / "logs").rglob("*.log"))
             if (work / "logs").is_dir()
