@@ -285,7 +285,7 @@ class JudgeServer:
             os.killpg(pgid, signal.SIGTERM)
         deadline = time.monotonic() + self.request.stop_timeout_s
         while time.monotonic() < deadline:
-            self.process.poll()  # reap the leader, or its zombie keeps the group alive
+            self.process.poll()  # reap the group leader, or its zombie keeps the group alive
             if not _group_alive(pgid):
                 break
             time.sleep(0.2)
