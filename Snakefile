@@ -2,6 +2,10 @@
 
 import os
 
+from expo.envs.isolated import (
+    DEFAULT_ROOT as DEFAULT_ENVS_ROOT,
+    ROOT_ENV as ENVS_ROOT_ENV,
+)
 from expo.workflow_config import RESULTS_DIR_ENV, results_dir
 
 # config/config.yaml (the paper) unless --configfile is given: a config file on the command line
@@ -15,6 +19,13 @@ if not workflow.overwrite_configfiles:
 # config: the repository root; the demo: demo_runs/demo), so configs never mix and tables see only their pairs.
 # Cluster jobs inherit the absolute folder chosen here (they start in the launch directory).
 os.environ[RESULTS_DIR_ENV] = results_dir(config)
+# The isolated tool environments stay at the repository root, shared by every config's results root.
+os.environ.setdefault(
+    ENVS_ROOT_ENV,
+    os.path.join(
+        os.path.dirname(os.path.abspath(workflow.main_snakefile)), DEFAULT_ENVS_ROOT
+    ),
+)
 
 
 workdir: os.environ[RESULTS_DIR_ENV]

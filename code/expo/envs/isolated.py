@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 COMPLETE_MARK = ".expo-env-complete"
 DEFAULT_ROOT = ".expo-envs"
+ROOT_ENV = "EXPO_ENVS_ROOT"  # where the isolated environments live (default: DEFAULT_ROOT in the working dir)
 CPU_VARIANT_SUFFIX = "_cpu"
 
 
@@ -43,7 +44,7 @@ def default_envs_dir() -> Path:
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("EXPO_ENVS_ROOT", DEFAULT_ROOT))
+    return Path(os.environ.get(ROOT_ENV, DEFAULT_ROOT))
 
 
 def env_file(name: str, envs_dir: str | Path | None = None) -> Path:
