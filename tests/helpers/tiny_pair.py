@@ -10,17 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-TINY = dict(
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=2,
-    head_dim=32,
-    intermediate_size=128,
-    max_position_embeddings=1024,
-    tie_word_embeddings=False,
-    rms_norm_eps=1e-5,
-)
+from expo.demo.models import TINY_LLAMA
+
+# the demo's tiny Llama (2 heads x 32) with a longer context for the long prompt
+TINY = {**TINY_LLAMA, "head_dim": 32, "max_position_embeddings": 1024}
 NOISE = 0.01
 LONG_PROMPT = " ".join(
     ["Please explain in detail how to brew a good cup of tea and why each step matters."] * 14
